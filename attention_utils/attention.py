@@ -1,0 +1,49 @@
+"""Attention in one call: score, align, and take the weighted sum of the values."""
+
+from keras import ops
+
+from attention_utils import _validation as check
+from attention_utils import scores as score_functions
+from attention_utils.alignment import masked_softmax
+
+
+def attend(query, value, key=None, score="scaled_dot", mask=None):
+    """Soft attention: every query reads a weighted blend of the values.
+
+    1. Score: ``scores = score(query, key)``, shape ``(..., Tq, Tk)``.
+    2. Align: ``weights = masked_softmax(scores, mask)``, each row summing to 1 over the keys.
+    3. Sum: ``context = weights @ value``, shape ``(..., Tq, d_value)``.
+
+    Args:
+        query: ``(..., Tq, d)``.
+        value: ``(..., Tk, d_value)``.
+        key: ``(..., Tk, d)``; defaults to ``value``, as in Keras's attention layers.
+        score: the name of a parameter-free score function (``"dot"``, ``"scaled_dot"``,
+            ``"cosine"``) or a callable ``score(query, key) -> (..., Tq, Tk)``.
+        mask: optional boolean array broadcastable to ``(..., Tq, Tk)``; ``True`` means "attend".
+            To mask padded keys, pass ``key_mask[:, None, :]``.
+
+    Returns:
+        ``(context, weights)``: ``(..., Tq, d_value)`` and ``(..., Tq, Tk)``. A query whose keys are
+        all masked gets zero weights and a zero context.
+    """
+    if isinstance(score, str):
+        check.check_one_of(score, "score", score_functions.PARAMETER_FREE)
+        score_function = score_functions.PARAMETER_FREE[score]
+    elif callable(score):
+        score_function = score
+    else:
+        raise TypeError(
+            "Invalid value for argument score. Expected the name of a score function or a callable "
+            f"score(query, key). Received: score={score!r}"
+        )
+    value = check.as_float_tensor(value, "value")
+    check.check_rank_at_least(value, "value", 2, "(..., Tk, d_value)")
+    key = value if key is None else check.as_float_tensor(key, "key")
+    check.check_dims_match(
+        key, "key", -2, value, "value", -2, "there must be one value per key (the same Tk)"
+    )
+    scores = score_function(query, key)
+    weights = masked_softmax(scores, mask)
+    context = ops.matmul(weights, ops.cast(value, weights.dtype))
+    return context, weights

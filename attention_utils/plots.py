@@ -1,0 +1,71 @@
+"""Plots that the notebooks share: attention matrices as heatmaps."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from keras import ops
+
+
+def show_heatmaps(
+    matrices,
+    xlabel="Keys",
+    ylabel="Queries",
+    titles=None,
+    xticklabels=None,
+    yticklabels=None,
+    figsize=None,
+    cmap="Reds",
+):
+    """Draws a grid of attention matrices with labelled axes, token labels and one colour bar.
+
+    Args:
+        matrices: ``(Tq, Tk)``, ``(num_cols, Tq, Tk)`` or ``(num_rows, num_cols, Tq, Tk)``, as an array
+            or a tensor; for example attention weights of shape ``(batch, heads, Tq, Tk)``.
+        xlabel, ylabel: axis labels, written on the bottom row and the left column.
+        titles: optional list of ``num_cols`` titles, one per column.
+        xticklabels, yticklabels: optional token labels for the keys and the queries.
+        figsize: defaults to 2.5 inches per panel.
+        cmap: a Matplotlib colour map; sequential maps read best for weights in ``[0, 1]``.
+
+    Returns:
+        The Matplotlib figure.
+    """
+    matrices = np.asarray(ops.convert_to_numpy(matrices) if ops.is_tensor(matrices) else matrices)
+    if matrices.ndim not in (2, 3, 4):
+        raise ValueError(
+            "Invalid shape for argument matrices. Expected (Tq, Tk), (num_cols, Tq, Tk) or "
+            f"(num_rows, num_cols, Tq, Tk). Received: matrices.shape={matrices.shape}"
+        )
+    grid = matrices.reshape((1,) * (4 - matrices.ndim) + matrices.shape)
+    num_rows, num_cols, num_queries, num_keys = grid.shape
+    if titles is not None and len(titles) != num_cols:
+        raise ValueError(
+            f"Invalid value for argument titles. Expected {num_cols} titles, one per column. "
+            f"Received: {len(titles)} titles"
+        )
+    for name, labels, expected in (("xticklabels", xticklabels, num_keys),
+                                   ("yticklabels", yticklabels, num_queries)):
+        if labels is not None and len(labels) != expected:
+            raise ValueError(
+                f"Invalid value for argument {name}. Expected {expected} labels. "
+                f"Received: {len(labels)} labels"
+            )
+    figsize = figsize or (2.5 * num_cols + 1, 2.5 * num_rows)
+    fig, axes = plt.subplots(num_rows, num_cols, figsize=figsize, sharex=True, sharey=True,
+                             squeeze=False)
+    vmin, vmax = float(grid.min()), float(grid.max())
+    for row in range(num_rows):
+        for col in range(num_cols):
+            ax = axes[row, col]
+            image = ax.imshow(grid[row, col], cmap=cmap, vmin=vmin, vmax=vmax)
+            if row == num_rows - 1:
+                ax.set_xlabel(xlabel)
+            if col == 0:
+                ax.set_ylabel(ylabel)
+            if titles is not None and row == 0:
+                ax.set_title(titles[col])
+            if xticklabels is not None:
+                ax.set_xticks(range(num_keys), xticklabels, rotation=90)
+            if yticklabels is not None:
+                ax.set_yticks(range(num_queries), yticklabels)
+    fig.colorbar(image, ax=axes, shrink=0.6)
+    return fig

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Makes sure the two things pip cannot install are present: Python's venv module (Debian and Ubuntu
+# ship it separately, as python3-venv) and Graphviz's `dot`, which keras.utils.plot_model draws with.
+# Installs them with apt-get when running as root on Debian/Ubuntu; otherwise says how, and fails.
+# Usage: tools/ensure-system-packages.sh PYTHON
+set -euo pipefail
+python=${1:-python3}
+
+has_venv() { "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; }
+has_dot() { command -v dot >/dev/null 2>&1 && dot -V >/dev/null 2>&1; }
+
+missing=()
+has_venv || missing+=("python3-venv")
+has_dot || missing+=("graphviz")
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing with apt-get: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  has_venv && has_dot && exit 0
+  echo "apt-get finished, but '$python -m venv' or 'dot -V' still fails." >&2
+  exit 1
+fi
+
+cat >&2 <<MSG
+Missing: ${missing[*]}. Install it, then run make again:
+  Debian/Ubuntu:  sudo apt-get install ${missing[*]}
+  macOS:          brew install graphviz        (Homebrew's Python already has venv)
+  conda:          conda env create -f environment.yml && conda activate deep-learning-attention
+MSG
+exit 1
