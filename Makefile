@@ -46,7 +46,7 @@ nbval: setup
 
 execute: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 $(NOTEBOOKS)
+		--coalesce-streams --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 $(NOTEBOOKS)
 
 bench: setup
 	$(BIN)/python benchmarks/notebooks.py $(NOTEBOOKS)

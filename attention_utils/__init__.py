@@ -22,10 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from attention_utils import scores  # noqa: E402
+from attention_utils import data, plots, scores  # noqa: E402
 from attention_utils.alignment import masked_softmax  # noqa: E402
 from attention_utils.attention import attend  # noqa: E402
 from attention_utils.reproducibility import seed_everything  # noqa: E402
 
-__all__ = ["attend", "masked_softmax", "scores", "seed_everything"]
+__all__ = ["attend", "data", "masked_softmax", "plots", "scores", "seed_everything"]
 __version__ = "0.1.0"
