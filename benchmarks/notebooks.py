@@ -39,7 +39,7 @@ def peak_resident_mb(pid):
 
 def run_notebook(path, timeout):
     notebook = nbformat.read(path, as_version=4)
-    kernel_manager = KernelManager(kernel_name="python3", transport="ipc")
+    kernel_manager = KernelManager(kernel_name="python3")
     client = NotebookClient(notebook, km=kernel_manager, timeout=timeout,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
