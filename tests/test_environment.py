@@ -1,0 +1,110 @@
+"""The set-up files agree with each other, and Graphviz really renders plot_model diagrams."""
+
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import keras
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def requirement_lines():
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def requirement_name(line):
+    return re.split(r"[=<>!~;\[ ]", line, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_every_requirement_is_pinned_exactly():
+    for line in requirement_lines():
+        assert re.match(r"^[A-Za-z0-9_.\-]+==[0-9][^ ;]*(\s*;.+)?$", line), f"not an exact pin: {line}"
+
+
+def test_tensorflow_is_2_21_with_the_cpu_wheel_where_it_exists():
+    tensorflow = [line for line in requirement_lines() if requirement_name(line).startswith("tensorflow")]
+    assert sorted(requirement_name(line) for line in tensorflow) == ["tensorflow", "tensorflow-cpu"]
+    assert all("==2.21." in line for line in tensorflow)
+    cpu_line = next(line for line in tensorflow if requirement_name(line) == "tensorflow-cpu")
+    assert 'platform_machine == "x86_64"' in cpu_line and 'sys_platform == "linux"' in cpu_line
+
+
+def test_environment_yml_installs_requirements_txt_and_adds_only_python_and_graphviz():
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = [item for item in environment["dependencies"] if isinstance(item, str)]
+    pip = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
+    assert "python=3.11" in conda
+    assert "graphviz" in conda
+    assert set(conda) <= {"python=3.11", "graphviz", "pip"}, f"conda packages beyond the three: {conda}"
+    # Each version is written in requirements.txt alone: the pip section only points at it.
+    assert pip == ["-r requirements.txt", "-e ."]
+    assert "conda-forge" in environment["channels"]
+
+
+def test_package_dependencies_are_all_pinned_in_requirements():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    dependencies = re.search(r"^dependencies = \[(.*?)\]", pyproject, re.M | re.S).group(1)
+    pinned = {requirement_name(line) for line in requirement_lines()}
+    for dependency in re.findall(r'"([^"]+)"', dependencies):
+        assert requirement_name(dependency) in pinned, f"{dependency} is not pinned in requirements.txt"
+
+
+def test_installed_versions_match_the_pins():
+    from importlib.metadata import PackageNotFoundError, version
+
+    for line in requirement_lines():
+        name, pinned = requirement_name(line), line.split("==")[1].split(";")[0].strip()
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue  # the other half of a platform-dependent pair
+        assert installed == pinned, f"{name}: installed {installed}, pinned {pinned}: run make test to re-install"
+
+
+def test_graphviz_dot_runs():
+    dot = shutil.which("dot")
+    assert dot, "Graphviz's `dot` is not on PATH: run `make test` (it installs it) or see the README"
+    subprocess.run([dot, "-V"], check=True, capture_output=True)
+
+
+def test_plot_model_really_renders(tmp_path):
+    # In a notebook, plot_model may print a message and return None when Graphviz is missing; the
+    # file on disk is the proof that it drew.
+    inputs = keras.Input(shape=(3, 4))
+    outputs = keras.layers.Attention()([inputs, inputs])
+    target = tmp_path / "model.png"
+    keras.utils.plot_model(keras.Model(inputs, outputs), to_file=str(target), show_shapes=True)
+    assert target.exists() and target.stat().st_size > 1000
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def run_python(script, **environment):
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
+    env.update(environment)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+
+
+def test_importing_the_package_sets_quiet_deterministic_defaults():
+    script = (
+        "import os, attention_utils; "
+        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    )
+    assert run_python(script).stdout.split() == ["3", "0"]
+
+
+def test_a_value_the_user_set_is_kept():
+    script = "import os, attention_utils; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    assert run_python(script, TF_CPP_MIN_LOG_LEVEL="1").stdout.strip() == "1"
+
+
+def test_tensorflow_prints_no_log_lines_after_the_import():
+    script = "import attention_utils, tensorflow as tf; print(float(tf.reduce_sum(tf.ones((2, 2)))))"
+    result = run_python(script)
+    assert result.stdout.strip() == "4.0"
+    assert "I0000" not in result.stderr and "cpu_feature_guard" not in result.stderr, result.stderr

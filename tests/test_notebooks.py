@@ -1,0 +1,112 @@
+"""Notebook hygiene: every committed notebook is a clean Restart & Run All, indexed and linked.
+
+nbval re-executes the notebooks; these checks read them as committed, so a notebook saved half-run,
+saved with an error, or missing from the README index fails here with a message that says so.
+"""
+
+import pathlib
+import re
+
+import nbformat
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+TF_LOG_MARKERS = ("I0000", "cpu_feature_guard", "absl::", "oneDNN custom operations")
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def read(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    return notebook
+
+
+def code_cells(notebook):
+    return [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
+
+
+def expects_error(cell):
+    tags = cell.metadata.get("tags", [])
+    return "raises-exception" in tags or "nbval-raises-exception" in tags or "NBVAL_RAISES_EXCEPTION" in cell.source
+
+
+def slug(heading):
+    """GitHub's anchor for a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+
+
+def test_numbers_are_unique_and_consecutive():
+    numbers = [int(path.name[:2]) for path in NOTEBOOKS]
+    first = numbers[0]
+    assert numbers == list(range(first, first + len(numbers))), f"notebook numbers: {numbers}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_in_order_from_a_clean_kernel(path):
+    counts = [cell.execution_count for cell in code_cells(read(path))]
+    assert None not in counts, f"{path.name}: {counts.count(None)} code cell(s) never executed"
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1..{len(counts)}: run `make execute`"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_error_outputs_and_no_tensorflow_log_lines(path):
+    for index, cell in enumerate(code_cells(read(path))):
+        for output in cell.outputs:
+            if output.output_type == "error":
+                assert expects_error(cell), (
+                    f"{path.name}, code cell {index}: error output {output.ename} in a cell not tagged "
+                    "raises-exception"
+                )
+            if output.output_type == "stream" and output.name == "stderr":
+                assert not any(marker in output.text for marker in TF_LOG_MARKERS), (
+                    f"{path.name}, code cell {index}: TensorFlow log lines in stderr"
+                )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_uses_the_python3_kernel(path):
+    assert read(path).metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_listed_in_the_readme_index(path):
+    row = re.search(rf"^\| {path.name[:2]} \| \[[^\]]+\]\(notebooks/{re.escape(path.name)}\) \|", README, re.M)
+    assert row, f"{path.name} is missing from the README's notebook table"
+
+
+def test_readme_index_lists_no_missing_notebook():
+    for target in re.findall(r"\]\((notebooks/[^)]+\.ipynb)\)", README):
+        assert (ROOT / target).exists(), f"README links to {target}, which does not exist"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_links_between_notebooks_resolve(path):
+    readme_anchors = {slug(h) for h in re.findall(r"^#+ (.+)$", README, re.M)}
+    for cell in read(path).cells:
+        if cell.cell_type != "markdown":
+            continue
+        for target in LINK.findall(cell.source):
+            if re.match(r"[a-z]+:", target):
+                continue  # an external link
+            file_part, _, anchor = target.partition("#")
+            assert (path.parent / file_part).exists(), f"{path.name} links to missing {target}"
+            if file_part.endswith("README.md") and anchor:
+                assert anchor in readme_anchors, f"{path.name} links to missing README anchor #{anchor}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_starts_with_setup_that_seeds(path):
+    first_code = code_cells(read(path))[0].source
+    assert first_code.lstrip().startswith("import attention_utils as au"), (
+        f"{path.name}: the first code cell must import attention_utils first (quiet, deterministic TF)"
+    )
+    assert "au.seed_everything(" in first_code, f"{path.name}: the setup cell must seed"

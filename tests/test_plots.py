@@ -1,0 +1,45 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from keras import ops  # noqa: E402
+
+from attention_utils.plots import show_heatmaps  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.mark.parametrize("shape, panels", [((3, 4), 1), ((2, 3, 4), 2), ((2, 3, 3, 4), 6)])
+def test_one_panel_per_matrix_plus_a_colour_bar(shape, panels):
+    figure = show_heatmaps(np.random.default_rng(0).random(shape))
+    assert len(figure.axes) == panels + 1
+
+
+def test_labels_titles_and_token_labels():
+    figure = show_heatmaps(
+        ops.convert_to_tensor(np.eye(3)), xlabel="source", ylabel="target", titles=["head 0"],
+        xticklabels=["a", "b", "c"], yticklabels=["x", "y", "z"],
+    )
+    ax = figure.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("source", "target", "head 0")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y", "z"]
+
+
+def test_wrong_rank_names_the_argument_and_shape():
+    with pytest.raises(ValueError, match=r"argument matrices.*matrices.shape=\(5,\)"):
+        show_heatmaps(np.ones(5))
+
+
+def test_wrong_number_of_titles_or_labels_is_rejected():
+    with pytest.raises(ValueError, match="argument titles"):
+        show_heatmaps(np.ones((2, 3, 4)), titles=["only one"])
+    with pytest.raises(ValueError, match="argument xticklabels.*Expected 4"):
+        show_heatmaps(np.ones((3, 4)), xticklabels=["a"])
