@@ -27,8 +27,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
 	touch $(STAMP)
 
+# Localhost only, token kept. Jupyter refuses to run as root unless told; root is normal in containers.
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: setup
 	$(BIN)/ruff check .
