@@ -23,9 +23,19 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from attention_utils import data, plots, scores  # noqa: E402
-from attention_utils.alignment import masked_softmax  # noqa: E402
+from attention_utils.alignment import causal_mask, masked_softmax, padding_mask, sparsemax  # noqa: E402
 from attention_utils.attention import attend  # noqa: E402
 from attention_utils.reproducibility import seed_everything  # noqa: E402
 
-__all__ = ["attend", "data", "masked_softmax", "plots", "scores", "seed_everything"]
+__all__ = [
+    "attend",
+    "causal_mask",
+    "data",
+    "masked_softmax",
+    "padding_mask",
+    "plots",
+    "scores",
+    "seed_everything",
+    "sparsemax",
+]
 __version__ = "0.1.0"

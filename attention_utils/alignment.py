@@ -1,5 +1,8 @@
 """Alignment: step 2 of attention, turning scores into weights that sum to 1.
 
+``masked_softmax`` (with a temperature) and ``sparsemax`` turn scores into weights; ``padding_mask``
+and ``causal_mask`` build the boolean masks they take.
+
 Masks here are boolean and follow Keras's convention: ``True`` means "attend to this position",
 ``False`` means "ignore it". (Older tutorials used additive masks where 1 meant "masked"; a boolean
 mask cannot be mistaken for one.)
@@ -12,23 +15,31 @@ from keras import ops
 from attention_utils import _validation as check
 
 
-def masked_softmax(scores, mask=None, axis=-1):
+def masked_softmax(scores, mask=None, axis=-1, *, temperature=1.0):
     """Softmax over ``axis`` that gives masked positions exactly zero weight.
 
-    ``weights_i = mask_i exp(s_i - m) / sum_j mask_j exp(s_j - m)`` with ``m`` the largest unmasked
-    score, subtracted so that ``exp`` cannot overflow. A row in which every position is masked has
-    nothing to attend to and gets all-zero weights, never NaN (Keras's layers give such a row uniform
-    weights instead; filling masked scores with ``-inf`` would give NaN).
+    ``weights_i = mask_i exp(s_i / T - m) / sum_j mask_j exp(s_j / T - m)``, with ``T`` the temperature
+    and ``m`` the largest unmasked ``s_j / T``, subtracted so that ``exp`` cannot overflow. A row in
+    which every position is masked has nothing to attend to and gets all-zero weights, never NaN.
+    (``keras.layers.Attention`` subtracts ``1e9`` from masked scores and so gives such a row uniform
+    weights; filling masked scores with ``-inf`` would give NaN.)
+
+    A temperature below 1 sharpens the weights towards the one-hot vector of the largest score (hard
+    attention, reached as ``T -> 0``); above 1 it flattens them towards uniform (``T -> inf``).
 
     Args:
         scores: ``(..., Tq, Tk)`` or any shape.
         mask: optional boolean array broadcastable to ``scores``; ``True`` means "attend".
         axis: the axis the weights sum over (the keys).
+        temperature: a positive number ``T``; the scores are divided by it. Keyword only.
 
     Returns:
-        Weights of the shape and dtype of ``scores``, each unmasked row summing to 1.
+        Weights of the shape and dtype of ``scores``, each row with an unmasked position summing to 1.
     """
     scores = check.as_float_tensor(scores, "scores")
+    temperature = _check_temperature(temperature)
+    if temperature != 1.0:
+        scores = scores / ops.cast(temperature, scores.dtype)
     if mask is None:
         return ops.softmax(scores, axis=axis)
     mask = _as_bool_mask(mask)
@@ -42,6 +53,56 @@ def masked_softmax(scores, mask=None, axis=-1):
     total = ops.sum(exponentials, axis=axis, keepdims=True)
     # A fully masked row sums to 0; dividing by 1 instead leaves its zeros as they are.
     return exponentials / ops.where(total > 0, total, ops.ones_like(total))
+
+
+def sparsemax(scores, mask=None, axis=-1):
+    """Sparsemax (Martins and Astudillo 2016): like softmax, but gives low scores exactly zero weight.
+
+    Sparsemax is the Euclidean projection of the scores ``z`` onto the probability simplex,
+    ``sparsemax(z) = argmin_{p >= 0, sum(p) = 1} ||p - z||^2``, computed by the paper's Algorithm 1:
+
+    1. Sort: ``z_(1) >= z_(2) >= ... >= z_(K)``.
+    2. Support size: ``k(z) = max{k : 1 + k z_(k) > z_(1) + ... + z_(k)}``.
+    3. Threshold: ``tau(z) = (z_(1) + ... + z_(k(z)) - 1) / k(z)``.
+    4. Weights: ``sparsemax_i(z) = max(z_i - tau(z), 0)``.
+
+    The weights sum to 1, and every score at or below ``tau`` gets weight exactly 0. Adding a constant
+    to every score changes nothing; a key whose score exceeds all others by at least 1 takes all the
+    weight. Masked positions get weight exactly 0, and a fully masked row gets all-zero weights.
+    The computation uses ``keras.ops`` only, so it runs on tensors, is differentiable, and works inside
+    a functional model.
+
+    Args:
+        scores: ``(..., Tq, Tk)`` or any shape.
+        mask: optional boolean array broadcastable to ``scores``; ``True`` means "attend".
+        axis: the axis the weights sum over (the keys).
+
+    Returns:
+        Weights of the shape and dtype of ``scores``, each row with an unmasked position summing to 1.
+    """
+    scores = check.as_float_tensor(scores, "scores")
+    if mask is None:
+        mask = ops.ones_like(scores, dtype="bool")
+    else:
+        mask = _as_bool_mask(mask)
+        check.check_broadcasts_to(mask, "mask", scores, "scores")
+        mask = ops.logical_and(mask, ops.ones_like(scores, dtype="bool"))  # broadcast to the scores' shape
+    # Sparsemax ignores a shift of every score, so shift the largest unmasked score to 0: the cumulative
+    # sums below then stay small and exact. Masked scores become -2: the threshold is at least
+    # max(z) - 1 = -1, so they fall below it and stay out of the support.
+    lowest = float(np.finfo(keras.backend.standardize_dtype(scores.dtype)).min)
+    row_max = ops.max(ops.where(mask, scores, ops.full_like(scores, lowest)), axis=axis, keepdims=True)
+    row_max = ops.where(ops.any(mask, axis=axis, keepdims=True), row_max, ops.zeros_like(row_max))
+    z = ops.where(mask, scores - ops.stop_gradient(row_max), ops.full_like(scores, -2.0))
+    z_sorted = ops.flip(ops.sort(z, axis=axis), axis=axis)  # 1. descending
+    rank = ops.cumsum(ops.ones_like(z_sorted), axis=axis)  # k = 1, 2, ..., K
+    in_support = 1.0 + rank * z_sorted > ops.cumsum(z_sorted, axis=axis)
+    support_size = ops.max(ops.where(in_support, rank, ops.zeros_like(rank)), axis=axis, keepdims=True)  # 2.
+    support_sum = ops.sum(ops.where(rank <= support_size, z_sorted, ops.zeros_like(z_sorted)),
+                          axis=axis, keepdims=True)
+    threshold = (support_sum - 1.0) / support_size  # 3.
+    weights = ops.maximum(z - threshold, 0.0)  # 4.
+    return ops.where(mask, weights, ops.zeros_like(weights))  # exact zeros, also in a fully masked row
 
 
 def padding_mask(lengths, maxlen):
@@ -96,3 +157,17 @@ def _as_bool_mask(mask):
             f"Received: mask with dtype {mask.dtype}"
         )
     return ops.convert_to_tensor(mask.astype(bool))
+
+
+def _check_temperature(temperature):
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            "Invalid value for argument temperature. Expected a positive number. "
+            f"Received: temperature={temperature!r}"
+        )
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(
+            "Invalid value for argument temperature. Expected a positive, finite number. "
+            f"Received: temperature={temperature!r}"
+        )
+    return float(temperature)

@@ -39,6 +39,14 @@ def attend(query, value, key=None, score="scaled_dot", mask=None):
         )
     value = check.as_float_tensor(value, "value")
     check.check_rank_at_least(value, "value", 2, "(..., Tk, d_value)")
+    if key is None and isinstance(score, str):
+        # Say "value", the argument the caller passed, rather than a "key" they never gave.
+        query = check.as_float_tensor(query, "query")
+        check.check_rank_at_least(query, "query", 2, "(..., Tq, d)")
+        check.check_dims_match(
+            query, "query", -1, value, "value", -1,
+            "without a key, the values serve as keys, so queries and values need the same feature size d",
+        )
     key = value if key is None else check.as_float_tensor(key, "key")
     check.check_dims_match(
         key, "key", -2, value, "value", -2, "there must be one value per key (the same Tk)"

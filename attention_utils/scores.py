@@ -11,9 +11,13 @@ against query ``i``. Leading (batch, head) dimensions broadcast.
 | `cosine`     | q . k / (|q| |k|)                 | Graves et al. 2014 (NTM)        |
 | `bilinear`   | q^T W k                           | Luong et al. 2015, "general"    |
 | `additive`   | v^T tanh(W_q q + W_k k)           | Bahdanau et al. 2014, eq. 6     |
+| `projected`  | (q W_q) . (k W_k) / sqrt(units)   | Vaswani et al. 2017, sec. 3.2.2 |
 
-The first three have no parameters; ``attend(score=...)`` accepts them by name.
+The first three have no parameters; ``attend(score=...)`` accepts them by name. ``projected`` with
+``scale=1.0`` is the low-rank form of ``bilinear``: ``W = W_q W_k^T`` of rank at most ``units``.
 """
+
+import numbers
 
 from keras import ops
 
@@ -117,8 +121,10 @@ def additive(query, key, w_query, w_key, v):
     """Additive score, ``s(q, k) = v^T tanh(W_q q + W_k k)`` (Bahdanau et al. 2014, eq. 6 and app. A).
 
     Query and key are projected into a shared space of ``units`` dimensions, added, squashed by
-    ``tanh``, and read out by ``v``. Keras's ``AdditiveAttention`` computes ``sum(tanh(q + k))``: this
-    function with identity projections and ``v`` all ones.
+    ``tanh``, and read out by ``v``. Keras's ``AdditiveAttention`` computes ``sum(scale * tanh(q + k))``
+    with a learned ``scale`` of shape ``(dim,)``: this function with identity projections and
+    ``v = scale`` (``v`` all ones with ``use_scale=False``). It has no projections of its own; project
+    the query and key first and it computes Bahdanau's score.
 
     Args:
         query: ``(..., Tq, d_query)``.
@@ -144,7 +150,66 @@ def additive(query, key, w_query, w_key, v):
     check.check_dims_match(w_query, "w_query", 1, v, "v", 0, "v must have one entry per unit")
     projected_query = ops.expand_dims(ops.matmul(query, w_query), -2)  # (..., Tq, 1, units)
     projected_key = ops.expand_dims(ops.matmul(key, w_key), -3)  # (..., 1, Tk, units)
-    return ops.sum(ops.tanh(projected_query + projected_key) * v, axis=-1)
+    return ops.sum(ops.multiply(ops.tanh(ops.add(projected_query, projected_key)), v), axis=-1)
+
+
+def projected(query, key, w_query, w_key, scale=None):
+    """Projected score, ``s(q, k) = (q W_q) . (k W_k) * scale`` (Vaswani et al. 2017, sec. 3.2.2).
+
+    Query and key are projected into a shared space of ``units`` dimensions and compared there with a
+    dot product. With the default ``scale = 1 / sqrt(units)`` this is the score of one head of the
+    Transformer's multi-head attention, ``Q W_i^Q (K W_i^K)^T / sqrt(d_k)``.
+
+    It is also a low-rank bilinear score: ``(q W_q) . (k W_k) = q^T (W_q W_k^T) k``, the ``bilinear``
+    score with ``W = W_q W_k^T``, a matrix of rank at most ``units`` held in
+    ``units * (d_query + d_key)`` parameters instead of ``d_query * d_key``. Pass ``scale=1.0`` for it.
+    Unless ``W_q = W_k``, the score is not symmetric in ``q`` and ``k``.
+
+    Weights of rank 3 hold one projection per head: the scores then gain a heads axis before ``Tq``,
+    in the layout of Keras's ``MultiHeadAttention``, ``(batch, num_heads, Tq, Tk)``.
+
+    Args:
+        query: ``(..., Tq, d_query)``.
+        key: ``(..., Tk, d_key)``.
+        w_query: ``W_q``, of shape ``(d_query, units)`` or ``(num_heads, d_query, units)``.
+        w_key: ``W_k``, of shape ``(d_key, units)`` or ``(num_heads, d_key, units)``, the same rank as
+            ``w_query``.
+        scale: a positive number multiplying the scores; ``None`` means ``1 / sqrt(units)``.
+
+    Returns:
+        Scores of shape ``(..., Tq, Tk)``, or ``(..., num_heads, Tq, Tk)`` for rank-3 weights.
+    """
+    query, key = _queries_and_keys(query, key, same_size=False)
+    w_query = check.as_float_tensor(w_query, "w_query")
+    w_key = check.as_float_tensor(w_key, "w_key")
+    for name, weight, what in (("w_query", w_query, "d_query"), ("w_key", w_key, "d_key")):
+        if len(weight.shape) not in (2, 3):
+            raise ValueError(
+                f"Invalid shape for argument {name}. Expected rank 2, ({what}, units), or rank 3, "
+                f"(num_heads, {what}, units). Received: {name}.shape={tuple(weight.shape)}"
+            )
+    if len(w_query.shape) != len(w_key.shape):
+        raise ValueError(
+            "Invalid shapes for arguments w_query and w_key: both per head or neither. "
+            f"Received: w_query.shape={tuple(w_query.shape)}, w_key.shape={tuple(w_key.shape)}"
+        )
+    if len(w_query.shape) == 3:
+        check.check_dims_match(w_query, "w_query", 0, w_key, "w_key", 0, "the same number of heads")
+    check.check_dims_match(query, "query", -1, w_query, "w_query", -2, "w_query must have d_query rows")
+    check.check_dims_match(key, "key", -1, w_key, "w_key", -2, "w_key must have d_key rows")
+    check.check_dims_match(w_query, "w_query", -1, w_key, "w_key", -1, "both project to the same units")
+    if scale is None:
+        scale = 1.0 / float(w_query.shape[-1]) ** 0.5
+    elif isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not scale > 0:
+        raise ValueError(
+            f"Invalid value for argument scale. Expected a positive number or None. Received: scale={scale!r}"
+        )
+    if len(w_query.shape) == 3:
+        # (..., 1, T, d) @ (num_heads, d, units) -> (..., num_heads, T, units)
+        query, key = ops.expand_dims(query, -3), ops.expand_dims(key, -3)
+    projected_query = ops.matmul(query, w_query)
+    projected_key = ops.matmul(key, w_key)
+    return _matmul_transposed(projected_query, projected_key) * ops.cast(scale, projected_query.dtype)
 
 
 PARAMETER_FREE = {"dot": dot, "scaled_dot": scaled_dot, "cosine": cosine}

@@ -130,6 +130,12 @@ def test_keys_and_values_of_different_lengths_are_rejected(rng):
         attend(rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 6, 4)), rng.normal(size=(2, 5, 4)))
 
 
+def test_without_a_key_values_must_match_queries_in_size(rng):
+    with pytest.raises(ValueError, match=r"query and value.*values serve as keys.*"
+                                         r"query.shape=\(2, 3, 4\), value.shape=\(2, 5, 6\)"):
+        attend(rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5, 6)))
+
+
 def test_mask_that_does_not_broadcast_is_rejected(query_key_value):
     query, key, value = query_key_value
     with pytest.raises(ValueError, match=r"argument mask.*\(2, 3, 5\).*mask.shape=\(2, 5\)"):

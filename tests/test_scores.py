@@ -1,5 +1,6 @@
 """Each score function against the formula written out in NumPy, and bad input."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -111,3 +112,126 @@ def test_additive_units_that_disagree_are_named():
         scores.additive(np.ones((3, 4)), np.ones((2, 6)), np.ones((4, 7)), np.ones((6, 7)), np.ones(6))
     with pytest.raises(ValueError, match=r"w_query and w_key"):
         scores.additive(np.ones((3, 4)), np.ones((2, 6)), np.ones((4, 7)), np.ones((6, 5)), np.ones(7))
+
+
+def softmax(scores):
+    exponentials = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
+def test_projected_is_scaled_dot_of_the_projections(rng):
+    query, key = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5, 6))
+    w_query, w_key = rng.normal(size=(4, 8)), rng.normal(size=(6, 8))
+    expected = np.einsum("bqu,bku->bqk", query @ w_query, key @ w_key) / np.sqrt(8)
+    result = numpy_of(scores.projected(query, key, w_query, w_key))
+    np.testing.assert_allclose(result, expected, atol=1e-10)
+
+
+def test_projected_with_scale_one_is_the_low_rank_bilinear_score(rng):
+    query, key = rng.normal(size=(3, 6)), rng.normal(size=(5, 6))
+    w_query, w_key = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+    weight = w_query @ w_key.T
+    assert np.linalg.matrix_rank(weight) == 2
+    np.testing.assert_allclose(
+        numpy_of(scores.projected(query, key, w_query, w_key, scale=1.0)),
+        numpy_of(scores.bilinear(query, key, weight)),
+        atol=1e-10,
+    )
+
+
+def test_projected_per_head_weights_add_a_heads_axis(rng):
+    query, key = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5, 6))
+    w_query, w_key = rng.normal(size=(3, 4, 8)), rng.normal(size=(3, 6, 8))
+    expected = np.einsum("bqhu,bkhu->bhqk", np.einsum("bqd,hdu->bqhu", query, w_query),
+                         np.einsum("bkd,hdu->bkhu", key, w_key)) / np.sqrt(8)
+    result = numpy_of(scores.projected(query, key, w_query, w_key))
+    assert result.shape == (2, 3, 3, 5)
+    np.testing.assert_allclose(result, expected, atol=1e-10)
+
+
+def test_projected_matches_keras_multi_head_attention_weights(rng):
+    query, key = rng.normal(size=(2, 3, 8)).astype("float32"), rng.normal(size=(2, 5, 8)).astype("float32")
+    layer = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, use_bias=False)
+    layer(query, key, key)  # builds the projections
+    # Keras's kernels are (d_model, num_heads, key_dim); ours per head are (num_heads, d_model, key_dim).
+    w_query = np.transpose(layer.query_dense.kernel.numpy(), (1, 0, 2))
+    w_key = np.transpose(layer.key_dense.kernel.numpy(), (1, 0, 2))
+    _, keras_weights = layer(query, key, key, return_attention_scores=True)
+    expected = softmax(numpy_of(scores.projected(query, key, w_query, w_key)))
+    np.testing.assert_allclose(numpy_of(keras_weights), expected, atol=1e-5)
+
+
+def test_additive_with_projections_matches_keras_additive_attention_with_scale(rng):
+    query, key = rng.normal(size=(2, 3, 4)).astype("float32"), rng.normal(size=(2, 5, 6)).astype("float32")
+    w_query, w_key = rng.normal(size=(4, 7)).astype("float32"), rng.normal(size=(6, 7)).astype("float32")
+    layer = keras.layers.AdditiveAttention(use_scale=True)
+    projected_query, projected_key = query @ w_query, key @ w_key
+    _, keras_weights = layer([projected_query, projected_key], return_attention_scores=True)
+    v = layer.scale.numpy()  # Keras's learned scale is Bahdanau's v
+    expected = softmax(numpy_of(scores.additive(query, key, w_query, w_key, v)))
+    np.testing.assert_allclose(numpy_of(keras_weights), expected, atol=1e-5)
+
+
+def test_scaled_dot_matches_keras_attention_with_its_scale_set_to_one_over_sqrt_d(query_and_key):
+    query, key = (x.astype("float32") for x in query_and_key)
+    layer = keras.layers.Attention(use_scale=True)
+    layer.build([query.shape, key.shape])
+    layer.scale.assign(1 / np.sqrt(4))
+    _, keras_weights = layer([query, key], return_attention_scores=True)
+    expected = softmax(numpy_of(scores.scaled_dot(query, key)))
+    np.testing.assert_allclose(numpy_of(keras_weights), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("score", [scores.dot, scores.scaled_dot, scores.cosine])
+def test_parameter_free_scores_are_symmetric(score, rng):
+    tokens = rng.normal(size=(6, 4))
+    result = numpy_of(score(tokens, tokens))
+    np.testing.assert_allclose(result, result.T, atol=1e-12)
+
+
+def test_bilinear_and_projected_are_symmetric_only_for_symmetric_weights(rng):
+    tokens, weight = rng.normal(size=(6, 4)), rng.normal(size=(4, 4))
+    w_query, w_key = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    for result in (scores.bilinear(tokens, tokens, weight), scores.projected(tokens, tokens, w_query, w_key)):
+        assert not np.allclose(numpy_of(result), numpy_of(result).T)
+    # Swapping query and key is the same as transposing the weight.
+    np.testing.assert_allclose(numpy_of(scores.bilinear(tokens[:2], tokens, weight)),
+                               numpy_of(scores.bilinear(tokens, tokens[:2], weight.T)).T, atol=1e-12)
+    for result in (scores.bilinear(tokens, tokens, weight + weight.T),
+                   scores.projected(tokens, tokens, w_query, w_query)):
+        np.testing.assert_allclose(numpy_of(result), numpy_of(result).T, atol=1e-12)
+
+
+def test_projected_weights_of_wrong_rank_are_named():
+    with pytest.raises(ValueError, match=r"argument w_query.*rank 2.*w_query.shape=\(4,\)"):
+        scores.projected(np.ones((3, 4)), np.ones((2, 6)), np.ones(4), np.ones((6, 7)))
+    with pytest.raises(ValueError, match=r"argument w_key.*w_key.shape=\(1, 1, 6, 7\)"):
+        scores.projected(np.ones((3, 4)), np.ones((2, 6)), np.ones((4, 7)), np.ones((1, 1, 6, 7)))
+    with pytest.raises(ValueError, match=r"both per head or neither.*w_key.shape=\(2, 6, 7\)"):
+        scores.projected(np.ones((3, 4)), np.ones((2, 6)), np.ones((4, 7)), np.ones((2, 6, 7)))
+
+
+def test_projected_shapes_that_disagree_are_named():
+    with pytest.raises(ValueError, match=r"query and w_query.*query.shape=\(3, 4\), w_query.shape=\(5, 7\)"):
+        scores.projected(np.ones((3, 4)), np.ones((2, 6)), np.ones((5, 7)), np.ones((6, 7)))
+    with pytest.raises(ValueError, match=r"key and w_key.*key.shape=\(2, 6\), w_key.shape=\(4, 7\)"):
+        scores.projected(np.ones((3, 4)), np.ones((2, 6)), np.ones((4, 7)), np.ones((4, 7)))
+    with pytest.raises(ValueError, match=r"same units.*w_key.shape=\(6, 5\)"):
+        scores.projected(np.ones((3, 4)), np.ones((2, 6)), np.ones((4, 7)), np.ones((6, 5)))
+    with pytest.raises(ValueError, match=r"number of heads.*w_query.shape=\(2, 4, 7\), w_key.shape=\(3, 6, 7\)"):
+        scores.projected(np.ones((3, 4)), np.ones((2, 6)), np.ones((2, 4, 7)), np.ones((3, 6, 7)))
+
+
+@pytest.mark.parametrize("scale", [0, -1.0, "large", True])
+def test_projected_scale_that_is_not_a_positive_number_is_named(scale):
+    with pytest.raises(ValueError, match=r"argument scale.*Received: scale="):
+        scores.projected(np.ones((3, 4)), np.ones((2, 4)), np.ones((4, 2)), np.ones((4, 2)), scale=scale)
+
+
+def test_weights_of_another_float_precision_are_accepted(rng):
+    query, key = rng.normal(size=(3, 4)).astype("float32"), rng.normal(size=(5, 4)).astype("float32")
+    w_query, w_key, v = rng.normal(size=(4, 7)), rng.normal(size=(4, 7)).astype("float32"), rng.normal(size=7)
+    expected = np.tanh((query @ w_query)[:, None] + (key @ w_key)[None]) @ v
+    np.testing.assert_allclose(numpy_of(scores.additive(query, key, w_query, w_key, v)), expected, rtol=1e-5)
+    expected = (query @ w_query) @ (key @ w_key).T / np.sqrt(7)
+    np.testing.assert_allclose(numpy_of(scores.projected(query, key, w_query, w_key)), expected, rtol=1e-5)
