@@ -1,0 +1,104 @@
+"""Luong (global) attention with the three score functions of the paper: dot, general and concat."""
+
+import keras
+
+from attention_utils import _validation as check
+from attention_utils import scores as score_functions
+from attention_utils.layers._base import BaseAttention
+
+SCORE_MODES = ("dot", "general", "concat")
+
+
+@keras.saving.register_keras_serializable(package="attention_utils")
+class LuongAttention(BaseAttention):
+    """Global attention as in Luong et al. (2015), with the score ``"dot"``, ``"general"`` or ``"concat"``.
+
+    Luong et al. (eq. 8) score the current decoder state ``h_t`` (the query) against each source state
+    ``h_s`` (a key) in one of three ways:
+
+    | ``score_mode`` | score                           | weights                                  |
+    |----------------|---------------------------------|------------------------------------------|
+    | ``"dot"``      | ``h_t^T h_s``                   | none; query and key of the same size     |
+    | ``"general"``  | ``h_t^T W_a h_s``               | ``w`` of shape ``(query_dim, key_dim)``  |
+    | ``"concat"``   | ``v_a^T tanh(W_a [h_t; h_s])``  | ``w_query``, ``w_key``, ``v``            |
+
+    ``"concat"`` splits ``W_a`` into the block that multiplies ``h_t`` and the block that multiplies
+    ``h_s``: ``W_a [h_t; h_s] = W_q h_t + W_k h_s``, Bahdanau's additive score. (The two papers differ
+    in which decoder state is the query, ``h_t`` or ``s_{i-1}``, not in this formula.) Keras's
+    ``Attention(score_mode="dot")`` is this layer's ``"dot"``; Keras's ``"concat"`` is
+    ``sum(tanh(query + key))``, with no ``W_a`` and no ``v_a``.
+
+    Inputs are a list with 2 or 3 elements:
+    1. A ``query`` tensor of shape ``(batch_size, Tq, query_dim)``.
+    2. A ``value`` tensor of shape ``(batch_size, Tv, value_dim)``.
+    3. An optional ``key`` tensor of shape ``(batch_size, Tv, key_dim)``. If none is given, ``value``
+       is used as the key.
+
+    The calculation follows the steps:
+    1. Score every key against every query with ``score_mode``: scores of shape
+       ``(batch_size, Tq, Tv)`` (``attention_utils.scores.dot``, ``bilinear`` or ``additive``).
+    2. Normalise the scores with a masked softmax into weights of shape ``(batch_size, Tq, Tv)``
+       (``attention_utils.masked_softmax``): Luong's alignment vector ``a_t``.
+    3. Return the weighted sum of the values, the context ``c_t``, of shape
+       ``(batch_size, Tq, value_dim)``.
+
+    Args:
+        score_mode: ``"general"`` (the default), ``"dot"`` or ``"concat"``.
+        units: for ``"concat"`` only, the size of the hidden layer ``v_a`` reads out; defaults to
+            ``key_dim``. Must be ``None`` for the other modes, which have no hidden layer.
+        **kwargs: base layer arguments, such as ``name`` and ``dtype``.
+
+    Call arguments:
+        inputs: ``[query, value]`` or ``[query, value, key]``.
+        mask: optional list ``[query_mask, value_mask]`` of boolean tensors of shapes
+            ``(batch_size, Tq)`` and ``(batch_size, Tv)``, ``True`` meaning "attend". A masked key gets
+            weight 0; a masked query gets zero weights and a zero output. Masks made by
+            ``Embedding(mask_zero=True)`` are passed on automatically.
+        return_attention_scores: if ``True``, also return the attention weights (after masking and
+            softmax).
+
+    Output:
+        The context, of shape ``(batch_size, Tq, value_dim)``, and if ``return_attention_scores``,
+        the weights, of shape ``(batch_size, Tq, Tv)``.
+    """
+
+    def __init__(self, score_mode="general", units=None, **kwargs):
+        super().__init__(**kwargs)
+        check.check_one_of(score_mode, "score_mode", SCORE_MODES)
+        if score_mode == "concat":
+            if units is not None and (isinstance(units, bool) or not isinstance(units, int) or units < 1):
+                raise ValueError(
+                    "Invalid value for argument units. Expected a positive integer or None. "
+                    f"Received: units={units!r}"
+                )
+        elif units is not None:
+            raise ValueError(
+                "Invalid value for argument units. Expected None: only score_mode='concat' has a hidden "
+                f"layer. Received: units={units!r} with score_mode={score_mode!r}"
+            )
+        self.score_mode = score_mode
+        self.units = units
+
+    def _build_weights(self, query, key):
+        query_dim, key_dim = query.shape[-1], key.shape[-1]
+        if self.score_mode == "dot":
+            check.check_dims_match(
+                query, "query", -1, key, "key", -1,
+                "score_mode='dot' needs queries and keys of the same size (use 'general' otherwise)",
+            )
+        elif self.score_mode == "general":
+            self.w = self.add_weight(name="w", shape=(query_dim, key_dim), initializer="glorot_uniform")
+        elif self.score_mode == "concat":
+            self._add_additive_weights(query_dim, key_dim, self.units or key_dim)
+
+    def _calculate_scores(self, query, key):
+        # Luong et al. 2015, eq. 8
+        if self.score_mode == "dot":
+            return score_functions.dot(query, key)  # h_t^T h_s
+        if self.score_mode == "general":
+            return score_functions.bilinear(query, key, self.w)  # h_t^T W_a h_s
+        # v_a^T tanh(W_a [h_t; h_s]), with W_a [h_t; h_s] = W_q h_t + W_k h_s
+        return score_functions.additive(query, key, self.w_query, self.w_key, self.v)
+
+    def get_config(self):
+        return {**super().get_config(), "score_mode": self.score_mode, "units": self.units}
