@@ -6,9 +6,13 @@ saved with an error, or missing from the README index fails here with a message 
 
 import pathlib
 import re
+import sys
 
 import nbformat
 import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))
+import navigation  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -103,7 +107,12 @@ def test_links_between_notebooks_resolve(path):
                 assert anchor in readme_anchors, f"{path.name} links to missing README anchor #{anchor}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_navigation_lines_and_the_index_notebook_agree_with_the_readme():
+    problems = navigation.render(check=True)
+    assert not problems, "\n".join(problems + ["run `python tools/navigation.py`"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.name)
 def test_starts_with_setup_that_seeds(path):
     first_code = code_cells(read(path))[0].source
     assert first_code.lstrip().startswith("import attention_utils as au"), (
