@@ -9,11 +9,18 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # Same hashing of Python objects in every run, so set iteration order cannot change an output.
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup lab test lint unit nbval execute bench clean
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+# Two notebooks at a time on two cores (measured: see the README); loadfile keeps each notebook's cells
+# on one worker, in order.
+PARALLEL := -n 2 --dist loadfile
+
+.PHONY: help setup setup-browser lab test lint unit nbval test-browser html execute navigation bench clean
 
 help:
 	@echo "make lab      set up, then open JupyterLab on notebooks/"
-	@echo "make test     set up, then run lint, unit tests and nbval on every notebook"
+	@echo "make test     set up, then run lint, unit tests, nbval on every notebook, the browser test and make html"
+	@echo "make test-browser  run every notebook through JupyterLab in headless Chromium (screenshots in build/browser)"
+	@echo "make html     static HTML of every notebook under build/html, links checked"
 	@echo "make execute  re-run every notebook in place from a clean kernel (refreshes committed outputs)"
 	@echo "make bench    time every notebook and measure its peak memory against the budget"
 
@@ -32,10 +39,14 @@ lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: setup
+setup-browser: setup
+	@tools/ensure-system-packages.sh "$(PYTHON)" --browser
+
+test: setup-browser
 	$(BIN)/ruff check .
-	$(BIN)/pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		tests $(NOTEBOOKS)
+	$(BIN)/pytest $(PARALLEL) $(NBVAL) tests $(NOTEBOOKS)
+	$(BIN)/pytest tests_browser
+	$(BIN)/python tools/build_html.py
 
 lint: setup
 	$(BIN)/ruff check .
@@ -44,11 +55,22 @@ unit: setup
 	$(BIN)/pytest tests
 
 nbval: setup
-	$(BIN)/pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS)
+	$(BIN)/pytest $(PARALLEL) $(NBVAL) $(NOTEBOOKS)
+
+test-browser: setup-browser
+	$(BIN)/pytest tests_browser
+
+html: setup
+	$(BIN)/python tools/build_html.py
 
 execute: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--coalesce-streams --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 $(NOTEBOOKS)
+
+# After adding, renaming or retitling a notebook (or editing the README index): rewrite every
+# notebook's navigation line and notebooks/00_index.ipynb.
+navigation: setup
+	$(BIN)/python tools/navigation.py
 
 bench: setup
 	$(BIN)/python benchmarks/notebooks.py $(NOTEBOOKS)

@@ -1,0 +1,89 @@
+"""A learner's path through JupyterLab: open each notebook, clear it, run every cell from the menu,
+and check what they would see: no error output, and every plot drawn as an image.
+
+nbval proves the notebooks execute; this proves they run the same way through JupyterLab's own UI,
+with its kernel, renderers and Markdown. One screenshot per notebook goes to build/browser/.
+"""
+
+import json
+import pathlib
+import time
+import urllib.request
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "build" / "browser"
+
+NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+RUN_TIMEOUT_S = 300
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front
+NOTEBOOK = f"{PANEL} .jp-Notebook"
+
+
+def click_menu(page, menu, item):
+    page.locator(".lm-MenuBar-item", has_text=menu).first.click()
+    page.locator(".lm-Menu-item:visible", has_text=item).first.click()
+
+
+def source_of(cell):
+    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+
+def read_through_the_server(lab, name):
+    """The notebook as the server holds it (reading the file itself could catch a save half-written)."""
+    url = f"{lab['base']}/api/contents/{name}?content=1&token={lab['token']}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)["content"]
+
+
+def wait_until_the_run_ends(page):
+    """Until the kernel is idle and no cell is queued or running ([*]), for two polls in a row."""
+    deadline, quiet_polls = time.monotonic() + RUN_TIMEOUT_S, 0
+    while time.monotonic() < deadline:
+        prompts = page.eval_on_selector_all(f"{NOTEBOOK} .jp-InputPrompt", "els => els.map(e => e.textContent)")
+        status = page.get_attribute(f"{PANEL} .jp-Notebook-ExecutionIndicator", "data-status")
+        quiet_polls = quiet_polls + 1 if status == "idle" and not any("*" in p for p in prompts) else 0
+        if quiet_polls == 2:
+            return
+        time.sleep(1)
+    pytest.fail(f"the run did not end within {RUN_TIMEOUT_S} s")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_runs_in_jupyterlab_without_errors_and_draws_its_plots(page, lab, name):
+    committed = json.loads((ROOT / "notebooks" / name).read_text())
+    code_cells = sum(1 for cell in committed["cells"] if cell["cell_type"] == "code" and source_of(cell).strip())
+    plots = sum(1 for cell in committed["cells"] if cell["cell_type"] == "code"
+                for output in cell.get("outputs", []) if "image/png" in output.get("data", {}))
+
+    page.goto(f"{lab['base']}/lab/tree/{name}?reset")  # ?reset: this notebook alone, no restored tabs
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
+    page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    click_menu(page, "Edit", "Clear Outputs of All Cells")
+    assert page.locator(f"{NOTEBOOK} .jp-OutputArea-output img").count() == 0
+    click_menu(page, "Run", "Run All Cells")
+    wait_until_the_run_ends(page)
+
+    # What the learner sees: the tracebacks JupyterLab renders, and the plots as loaded images.
+    errors = page.locator(f"{NOTEBOOK} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                          has_text="Traceback")
+    assert errors.count() == 0, f"{name}: error output in JupyterLab:\n{errors.first.inner_text()[:2000]}"
+    images = page.locator(f"{NOTEBOOK} .jp-OutputArea-output img")
+    assert images.count() == plots, f"{name}: {images.count()} images rendered, {plots} committed"
+    loaded = page.eval_on_selector_all(f"{NOTEBOOK} .jp-OutputArea-output img",
+                                       "els => els.map(e => e.complete && e.naturalWidth > 0)")
+    assert all(loaded), f"{name}: an image did not load"
+
+    # The notebook as JupyterLab saves it: every code cell ran, in order, and none holds an error.
+    click_menu(page, "File", "Save Notebook")
+    page.wait_for_selector(f"{PANEL}:not(.jp-mod-dirty)", timeout=30_000)
+    saved = read_through_the_server(lab, name)
+    saved_code = [cell for cell in saved["cells"] if cell["cell_type"] == "code" and source_of(cell).strip()]
+    assert [cell["execution_count"] for cell in saved_code] == list(range(1, code_cells + 1))
+    assert not [output for cell in saved_code for output in cell["outputs"] if output["output_type"] == "error"]
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if plots:
+        images.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / f"{name.removesuffix('.ipynb')}.png"))
