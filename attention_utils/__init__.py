@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from attention_utils import data, layers, plots, scores  # noqa: E402
+from attention_utils import data, layers, plots, positional, scores, vision  # noqa: E402
 from attention_utils.alignment import causal_mask, masked_softmax, padding_mask, sparsemax  # noqa: E402
 from attention_utils.attention import attend  # noqa: E402
 from attention_utils.reproducibility import seed_everything  # noqa: E402
@@ -35,8 +35,10 @@ __all__ = [
     "masked_softmax",
     "padding_mask",
     "plots",
+    "positional",
     "scores",
     "seed_everything",
     "sparsemax",
+    "vision",
 ]
 __version__ = "0.1.0"

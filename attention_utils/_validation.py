@@ -104,3 +104,10 @@ def check_one_of(value, name, allowed):
             f"Invalid value for argument {name}. Expected one of {sorted(allowed)}. "
             f"Received: {name}={value!r}"
         )
+
+
+def check_integer_at_least(value, name, minimum):
+    """Raises ``ValueError`` unless ``value`` is an integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        expected = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+        raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")

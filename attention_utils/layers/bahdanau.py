@@ -2,6 +2,7 @@
 
 import keras
 
+from attention_utils import _validation as check
 from attention_utils import scores as score_functions
 from attention_utils.layers._base import BaseAttention
 
@@ -54,10 +55,7 @@ class BahdanauAttention(BaseAttention):
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(
-                f"Invalid value for argument units. Expected a positive integer. Received: units={units!r}"
-            )
+        check.check_integer_at_least(units, "units", 1)
         self.units = units
 
     def _build_weights(self, query, key):
