@@ -22,7 +22,7 @@ help:
 	@echo "make test-browser  run every notebook through JupyterLab in headless Chromium (screenshots in build/browser)"
 	@echo "make html     static HTML of every notebook under build/html, links checked"
 	@echo "make execute  re-run every notebook in place from a clean kernel (refreshes committed outputs)"
-	@echo "make bench    time every notebook and measure its peak memory against the budget"
+	@echo "make bench    notebook budgets (time, peak memory), then the attention benchmark (build/bench/)"
 
 setup: $(STAMP)
 	@tools/ensure-system-packages.sh "$(PYTHON)"
@@ -72,8 +72,11 @@ execute: setup
 navigation: setup
 	$(BIN)/python tools/navigation.py
 
+# Notebook budgets (90 s, 1.5 GB each), then attention itself against sequence length (about 20 min:
+# every method and length in a fresh process, 128 to 8192 positions). Tables and plots in build/bench/.
 bench: setup
 	$(BIN)/python benchmarks/notebooks.py $(NOTEBOOKS)
+	$(BIN)/python benchmarks/attention.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
