@@ -463,21 +463,32 @@ def _date_field_texts(date):
 
 
 def format_date(date, date_format):
-    """Writes ``date`` (a ``datetime.date``) in ``date_format``, one of ``DATE_FORMATS``.
+    """Writes ``date`` (a ``datetime.date``) in ``date_format``, for example one of ``DATE_FORMATS``.
+
+    A format is text with placeholders among ``{YYYY}``, ``{YY}``, ``{MM}``, ``{M}``, ``{Month}``,
+    ``{Mon}``, ``{mon}``, ``{MON}``, ``{DD}``, ``{D}``, ``{Weekday}`` and ``{Wkd}``.
 
     Returns:
         The text, and an int32 array ``(3, 2)``: the ``[start, stop)`` character span of the year, the
-        month and the day (``DATE_FIELDS``) in the text.
+        month and the day (``DATE_FIELDS``) in the text; ``(0, 0)`` for a field the format leaves out.
     """
+    if not isinstance(date, datetime.date):
+        raise TypeError(f"Invalid value for argument date. Expected a datetime.date. Received: date={date!r}")
     fields = _date_field_texts(date)
     text, spans = "", np.zeros((len(DATE_FIELDS), 2), dtype="int32")
     for literal, name, _, _ in string.Formatter().parse(date_format):
         text += literal
-        if name is not None:
-            field, value = fields[name]
-            if field is not None:
-                spans[DATE_FIELDS.index(field)] = (len(text), len(text) + len(value))
-            text += value
+        if name is None:
+            continue
+        if name not in fields:
+            raise ValueError(
+                f"Invalid value for argument date_format. Expected placeholders among {sorted(fields)}. "
+                f"Received: date_format={date_format!r}"
+            )
+        field, value = fields[name]
+        if field is not None:
+            spans[DATE_FIELDS.index(field)] = (len(text), len(text) + len(value))
+        text += value
     return text, spans
 
 

@@ -121,6 +121,18 @@ def test_bad_arguments_are_named(kwargs, argument):
         dates(**kwargs)
 
 
+def test_format_date_rejects_unknown_placeholders_and_non_dates():
+    with pytest.raises(ValueError, match="argument date_format"):
+        format_date(datetime.date(2026, 11, 26), "{day}.{MM}")
+    with pytest.raises(TypeError, match="argument date"):
+        format_date("2026-11-26", DATE_FORMATS[0])
+
+
+def test_a_field_left_out_has_an_empty_span():
+    text, fields = format_date(datetime.date(2026, 11, 26), "{Month} {YYYY}")
+    assert text == "November 2026" and fields[2].tolist() == [0, 0]
+
+
 def test_encode_pads_and_decode_inverts():
     vocabulary = CharVocabulary("abc")
     ids = vocabulary.encode(["ab", "cab", ""], length=4)
