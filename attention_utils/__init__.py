@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from attention_utils import data, layers, plots, positional, scores, vision  # noqa: E402
+from attention_utils import data, layers, plots, positional, scores, seq2seq, vision  # noqa: E402
 from attention_utils.alignment import causal_mask, masked_softmax, padding_mask, sparsemax  # noqa: E402
 from attention_utils.attention import attend  # noqa: E402
 from attention_utils.reproducibility import seed_everything  # noqa: E402
@@ -38,6 +38,7 @@ __all__ = [
     "positional",
     "scores",
     "seed_everything",
+    "seq2seq",
     "sparsemax",
     "vision",
 ]

@@ -1,0 +1,157 @@
+"""The decoder side of an attentional encoder-decoder: Bahdanau's decoder, and greedy decoding.
+
+| name               | what it does                                                          | source               |
+|--------------------|-----------------------------------------------------------------------|----------------------|
+| `BahdanauDecoder`  | a GRU decoder that attends with its previous state at every step      | Bahdanau et al. 2014 |
+| `greedy_decode`    | feeds a teacher-forced model its own outputs, one step at a time      |                      |
+
+Luong et al.'s (2015) decoder needs no layer of its own: it attends *after* its RNN step, so a GRU over
+the whole target sequence followed by ``LuongAttention`` computes it (without input feeding).
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from attention_utils import _validation as check
+from attention_utils.layers.bahdanau import BahdanauAttention
+
+
+@keras.saving.register_keras_serializable(package="attention_utils")
+class BahdanauDecoder(keras.layers.Layer):
+    """A GRU decoder that looks back at the encoder's annotations at every step (Bahdanau et al. 2014).
+
+    At output step ``i``, given the previous state ``s_{i-1}``, the previous target's embedding
+    ``y_{i-1}`` and the annotations ``h_1 .. h_Tx`` (section 3.1 and appendix A.2.2 of the paper):
+    1. Score each annotation against the previous state,
+       ``e_ij = v_a^T tanh(W_a s_{i-1} + U_a h_j)`` (``BahdanauAttention``, query ``s_{i-1}``).
+    2. Align: ``alpha_ij = softmax_j(e_ij)``, with masked annotations getting weight 0.
+    3. Take the context ``c_i = sum_j alpha_ij h_j``.
+    4. Update the state with a GRU step on ``[y_{i-1}; c_i]``: ``s_i = f(s_{i-1}, y_{i-1}, c_i)``. The
+       reset gate multiplies ``s_{i-1}`` before the recurrent matrix, as in the paper
+       (``GRUCell(reset_after=False)``); unlike the paper, the GRU has biases.
+
+    The attention comes before the RNN step and feeds it, so the steps run one after another even
+    under teacher forcing: a Python loop over the ``Ty`` output steps, unrolled when the layer is
+    called (so ``Ty`` must be known then; for ten steps this runs faster than a symbolic loop). Output
+    layers then predict ``y_i`` from ``s_i``, ``c_i`` and ``y_{i-1}`` (the paper's eq. 4).
+
+    Args:
+        units: the size of the decoder state ``s_i``, a positive integer.
+        attention_units: the size of the attention's hidden layer (``BahdanauAttention(units)``);
+            defaults to ``units``.
+        **kwargs: base layer arguments, such as ``name`` and ``dtype``.
+
+    Call arguments:
+        inputs: the previous targets' embeddings ``y_0 .. y_{Ty-1}``, ``(batch_size, Ty, input_dim)``:
+            under teacher forcing, the targets shifted one place right behind a start token.
+        annotations: the encoder's outputs ``h_j``, ``(batch_size, Tx, annotation_dim)``.
+        initial_state: ``s_0``, ``(batch_size, units)``.
+        annotations_mask: optional booleans ``(batch_size, Tx)``, ``True`` for the annotations to
+            attend to. A Keras mask on ``annotations`` (from ``Embedding(mask_zero=True)``) is used
+            when none is given.
+        return_attention_scores: if ``True``, also return the attention weights.
+
+    Output:
+        ``states`` ``(batch_size, Ty, units)`` (``s_1 .. s_Ty``) and ``contexts``
+        ``(batch_size, Ty, annotation_dim)`` (``c_1 .. c_Ty``), and if ``return_attention_scores``,
+        the ``weights`` ``(batch_size, Ty, Tx)``, each row summing to 1 over the unmasked annotations.
+    """
+
+    def __init__(self, units, attention_units=None, **kwargs):
+        super().__init__(**kwargs)
+        check.check_integer_at_least(units, "units", 1)
+        if attention_units is not None:
+            check.check_integer_at_least(attention_units, "attention_units", 1)
+        self.units = units
+        self.attention_units = attention_units
+        self.attention = BahdanauAttention(attention_units or units, name="attention")
+        self.cell = keras.layers.GRUCell(units, reset_after=False, name="cell")
+
+    def build(self, inputs_shape, annotations_shape, initial_state_shape):
+        self._check_shapes(inputs_shape, annotations_shape, initial_state_shape)
+        batch_size = inputs_shape[0]
+        self.attention.build([(batch_size, 1, self.units), tuple(annotations_shape)])
+        self.cell.build((batch_size, inputs_shape[-1] + annotations_shape[-1]))
+        self.built = True
+
+    def call(self, inputs, annotations, initial_state, annotations_mask=None, return_attention_scores=False):
+        self._check_shapes(inputs.shape, annotations.shape, initial_state.shape)
+        mask = None if annotations_mask is None else [None, annotations_mask]
+        state = initial_state  # s_0
+        states, contexts, weights = [], [], []
+        for previous_target in ops.unstack(inputs, axis=1):  # y_{i-1}, (batch, input_dim)
+            # 1-3. The previous state s_{i-1} is the query, one per step: (batch, 1, units).
+            context, step_weights = self.attention(
+                [ops.expand_dims(state, 1), annotations], mask=mask, return_attention_scores=True
+            )
+            context = ops.squeeze(context, 1)
+            # 4. s_i = f(s_{i-1}, y_{i-1}, c_i)
+            state, _ = self.cell(ops.concatenate([previous_target, context], axis=-1), [state])
+            states.append(state)
+            contexts.append(context)
+            weights.append(ops.squeeze(step_weights, 1))
+        outputs = (ops.stack(states, axis=1), ops.stack(contexts, axis=1))
+        if return_attention_scores:
+            return (*outputs, ops.stack(weights, axis=1))
+        return outputs
+
+    def _check_shapes(self, inputs_shape, annotations_shape, initial_state_shape):
+        inputs, annotations, initial_state = (
+            keras.KerasTensor(tuple(shape)) for shape in (inputs_shape, annotations_shape, initial_state_shape)
+        )
+        check.check_rank(inputs, "inputs", 3, "(batch_size, Ty, input_dim)")
+        check.check_rank(annotations, "annotations", 3, "(batch_size, Tx, annotation_dim)")
+        check.check_rank(initial_state, "initial_state", 2, f"(batch_size, units={self.units})")
+        if inputs.shape[1] is None:
+            raise ValueError(
+                "Invalid shape for argument inputs. Expected a known number of steps Ty: the loop over "
+                f"the steps is unrolled when the layer is called. Received: inputs.shape={tuple(inputs.shape)}"
+            )
+        if initial_state.shape[-1] != self.units:
+            raise ValueError(
+                f"Invalid shape for argument initial_state. Expected (batch_size, units={self.units}). "
+                f"Received: initial_state.shape={tuple(initial_state.shape)}"
+            )
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "attention_units": self.attention_units}
+
+
+def greedy_decode(model, source, target_length, start_id=1):
+    """Greedy decoding: each output is the most likely token given the source and the outputs before it.
+
+    ``model([source, previous_targets])`` must return logits ``(batch_size, target_length, vocab_size)``
+    and be causal: its output at step ``t`` depends on ``previous_targets[:, :t + 1]`` only, as in a
+    recurrent decoder trained with teacher forcing. Step ``t`` runs the model on the start token and the
+    ``t`` outputs decoded so far (the later, not yet decoded positions hold padding, which step ``t``
+    does not read), keeps the most likely token at ``t``, and writes it into the input of step
+    ``t + 1``. The model runs ``target_length`` times on the whole sequence: simple, and cheap enough
+    for short outputs.
+
+    Args:
+        model: a Keras model with inputs ``[source, previous_targets]``.
+        source: the model's source input, ``(batch_size, ...)``.
+        target_length: the number of steps to decode, a positive integer.
+        start_id: the id of the start token, the first previous target.
+
+    Returns:
+        The decoded ids, int32 of shape ``(batch_size, target_length)``.
+    """
+    check.check_integer_at_least(target_length, "target_length", 1)
+    source = np.asarray(source)
+    previous_targets = np.zeros((len(source), target_length), dtype="int32")
+    previous_targets[:, 0] = start_id
+    decoded = np.zeros((len(source), target_length), dtype="int32")
+    for step in range(target_length):
+        logits = np.asarray(model.predict_on_batch([source, previous_targets]))
+        if logits.ndim != 3 or logits.shape[:2] != (len(source), target_length):
+            raise ValueError(
+                "Invalid value for argument model. Expected logits of shape "
+                f"(batch_size={len(source)}, target_length={target_length}, vocab_size). "
+                f"Received: logits of shape {logits.shape}"
+            )
+        decoded[:, step] = logits[:, step].argmax(axis=-1)
+        if step + 1 < target_length:
+            previous_targets[:, step + 1] = decoded[:, step]
+    return decoded
