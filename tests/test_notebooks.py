@@ -46,11 +46,9 @@ def test_there_are_notebooks():
     assert NOTEBOOKS, "no notebooks found in notebooks/"
 
 
-def test_numbers_are_unique_and_in_order_from_00():
-    # A number may stand empty while the notebook that claims it is still being written: navigation
-    # follows the README index, so readers never meet the gap.
+def test_numbers_run_from_00_without_gaps():
     numbers = [int(path.name[:2]) for path in NOTEBOOKS]
-    assert numbers[0] == 0 and numbers == sorted(set(numbers)), f"notebook numbers: {numbers}"
+    assert numbers == list(range(len(numbers))), f"notebook numbers: {numbers}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
