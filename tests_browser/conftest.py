@@ -1,5 +1,6 @@
 """Fixtures for the browser test: a JupyterLab server with a token and headless Debian Chromium."""
 
+import json
 import os
 import pathlib
 import secrets
@@ -38,6 +39,11 @@ def lab(tmp_path_factory):
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text('{"fetchNews": "false"}')
+    # Every cell in the page, so the test can count each cell's images: by default JupyterLab leaves
+    # the outputs of cells far from the viewport out of the page until they are scrolled to.
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text('{"windowingMode": "none"}')
     token, port = secrets.token_hex(16), free_port()
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
@@ -82,3 +88,15 @@ def page(browser, lab):
     page.wait_for_selector(".jp-LabShell", timeout=60_000)
     yield page
     context.close()
+    shut_down_kernels(lab)
+
+
+def shut_down_kernels(lab):
+    """Ends the notebook's session, as closing the tab with "shut down kernel" would: twelve idle
+    kernels would otherwise hold several GB by the end of the run."""
+    api = f"{lab['base']}/api/sessions"
+    with urllib.request.urlopen(f"{api}?token={lab['token']}", timeout=30) as response:
+        sessions = json.load(response)
+    for session in sessions:
+        request = urllib.request.Request(f"{api}/{session['id']}?token={lab['token']}", method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()

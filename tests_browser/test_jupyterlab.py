@@ -8,6 +8,7 @@ with its kernel, renderers and Markdown. One screenshot per notebook goes to bui
 import json
 import pathlib
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -16,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "browser"
 
 NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-RUN_TIMEOUT_S = 300
+RUN_TIMEOUT_S = 600  # budget 90 s per notebook on a quiet machine; CI machines are not quiet
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front
 NOTEBOOK = f"{PANEL} .jp-Notebook"
 
@@ -31,10 +32,22 @@ def source_of(cell):
 
 
 def read_through_the_server(lab, name):
-    """The notebook as the server holds it (reading the file itself could catch a save half-written)."""
+    """The notebook as the server holds it once JupyterLab's save has landed.
+
+    The server writes a notebook in place (after a backup copy), so a read while a save is still
+    being written finds half a file, and the server answers 400, "Unreadable Notebook" (seen once,
+    on notebook 05, just after JupyterLab had marked it clean). Ask again until the whole file is there.
+    """
     url = f"{lab['base']}/api/contents/{name}?content=1&token={lab['token']}"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.load(response)["content"]
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                return json.load(response)["content"]
+        except urllib.error.HTTPError as error:
+            if error.code != 400 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
 
 
 def wait_until_the_run_ends(page):
@@ -50,12 +63,21 @@ def wait_until_the_run_ends(page):
     pytest.fail(f"the run did not end within {RUN_TIMEOUT_S} s")
 
 
+def images_per_code_cell(cells):
+    """How many images each non-empty code cell's outputs hold, keyed by the cell's index."""
+    return {index: sum("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
+            for index, cell in enumerate(cells) if cell["cell_type"] == "code" and source_of(cell).strip()}
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_runs_in_jupyterlab_without_errors_and_draws_its_plots(page, lab, name):
     committed = json.loads((ROOT / "notebooks" / name).read_text())
-    code_cells = sum(1 for cell in committed["cells"] if cell["cell_type"] == "code" and source_of(cell).strip())
-    plots = sum(1 for cell in committed["cells"] if cell["cell_type"] == "code"
-                for output in cell.get("outputs", []) if "image/png" in output.get("data", {}))
+    committed_images = images_per_code_cell(committed["cells"])
+    # Cells tagged nbval-ignore-output are allowed to show something else on every run (notebook 11
+    # shows the benchmark's figure only where `make bench` has written one), so their images are not
+    # counted; the images they do draw must still load.
+    varying = {index for index, cell in enumerate(committed["cells"])
+               if "nbval-ignore-output" in cell.get("metadata", {}).get("tags", [])}
 
     page.goto(f"{lab['base']}/lab/tree/{name}?reset")  # ?reset: this notebook alone, no restored tabs
     page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
@@ -65,25 +87,33 @@ def test_runs_in_jupyterlab_without_errors_and_draws_its_plots(page, lab, name):
     click_menu(page, "Run", "Run All Cells")
     wait_until_the_run_ends(page)
 
-    # What the learner sees: the tracebacks JupyterLab renders, and the plots as loaded images.
+    # The screenshot first, so that a failure below leaves a picture of what went wrong.
+    images = page.locator(f"{NOTEBOOK} .jp-OutputArea-output img")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if images.count():
+        images.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / f"{name.removesuffix('.ipynb')}.png"))
+
+    # What the learner sees: the tracebacks JupyterLab renders, and the plots as loaded images. Every
+    # cell is in the page: the test turns JupyterLab's windowing off (conftest.py).
     errors = page.locator(f"{NOTEBOOK} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                           has_text="Traceback")
     assert errors.count() == 0, f"{name}: error output in JupyterLab:\n{errors.first.inner_text()[:2000]}"
-    images = page.locator(f"{NOTEBOOK} .jp-OutputArea-output img")
-    assert images.count() == plots, f"{name}: {images.count()} images rendered, {plots} committed"
+    rendered = page.eval_on_selector_all(
+        f"{NOTEBOOK} .jp-Cell", "cells => cells.map(c => c.querySelectorAll('.jp-OutputArea-output img').length)"
+    )
+    assert len(rendered) == len(committed["cells"]), f"{name}: {len(rendered)} cells in the page"
+    differ = {index: (rendered[index], count) for index, count in committed_images.items()
+              if index not in varying and rendered[index] != count}
+    assert not differ, f"{name}: images rendered vs committed, by cell index: {differ}"
     loaded = page.eval_on_selector_all(f"{NOTEBOOK} .jp-OutputArea-output img",
                                        "els => els.map(e => e.complete && e.naturalWidth > 0)")
-    assert all(loaded), f"{name}: an image did not load"
+    assert all(loaded), f"{name}: {loaded.count(False)} image(s) did not load"
 
     # The notebook as JupyterLab saves it: every code cell ran, in order, and none holds an error.
     click_menu(page, "File", "Save Notebook")
     page.wait_for_selector(f"{PANEL}:not(.jp-mod-dirty)", timeout=30_000)
     saved = read_through_the_server(lab, name)
     saved_code = [cell for cell in saved["cells"] if cell["cell_type"] == "code" and source_of(cell).strip()]
-    assert [cell["execution_count"] for cell in saved_code] == list(range(1, code_cells + 1))
+    assert [cell["execution_count"] for cell in saved_code] == list(range(1, len(committed_images) + 1))
     assert not [output for cell in saved_code for output in cell["outputs"] if output["output_type"] == "error"]
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    if plots:
-        images.first.scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / f"{name.removesuffix('.ipynb')}.png"))
