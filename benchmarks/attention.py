@@ -26,7 +26,8 @@ and two attentions that are not exact softmax attention over all keys (timed, wi
 
 Every (method, T) runs in a fresh Python process, so one measurement cannot inherit another's memory.
 The process builds its inputs, resets its resident-memory high-water mark (Linux: ``/proc/self/
-clear_refs``), makes one warm-up call, then times ``repeats`` calls; peak memory is the high-water mark
+clear_refs``), makes one warm-up call, then times at least two calls
+(more, up to ten, while they take less than 3 s in all); peak memory is the high-water mark
 (VmHWM) minus the resident memory just before the warm-up, so it is what the call needs beyond its
 inputs. Time is the best of the repeats (wall clock; CPU time is reported too, since on a shared
 machine the wall clock also counts waiting for a core). GFLOP/s counts the two matrix products of
@@ -93,8 +94,10 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-def repeats_for(length):
-    return 5 if length <= 1024 else 3 if length <= 2048 else 2 if length <= 4096 else 1
+# Timed calls after the warm-up: at least MIN_REPEATS, then more while the calls so far took less than
+# REPEAT_SECONDS, up to MAX_REPEATS. A fixed count by length (one call at 8192) let a single slow call,
+# a moment when something else had the core, stand for the method: the best of several does not.
+MIN_REPEATS, MAX_REPEATS, REPEAT_SECONDS = 2, 10, 3.0
 
 
 def build_method(method, length):
@@ -149,7 +152,6 @@ def measure(method, length):
     import numpy as np
     from keras import ops
 
-    repeats = 10 if method == "matmul" else repeats_for(length)
     gc.collect()
     baseline_kb = read_status_kb("VmRSS")
     peak_was_reset = reset_peak_memory()
@@ -157,12 +159,14 @@ def measure(method, length):
     output = ops.convert_to_numpy(call(*inputs))
     first_call = time.perf_counter() - start
     best_wall = best_cpu = float("inf")
-    for _ in range(repeats):
+    repeats, timed = 0, 0.0
+    while repeats < MIN_REPEATS or (repeats < MAX_REPEATS and timed < REPEAT_SECONDS):
         del output
         start, start_cpu = time.perf_counter(), cpu_seconds()
         output = ops.convert_to_numpy(call(*inputs))
-        best_wall = min(best_wall, time.perf_counter() - start)
-        best_cpu = min(best_cpu, cpu_seconds() - start_cpu)
+        wall = time.perf_counter() - start
+        best_wall, best_cpu = min(best_wall, wall), min(best_cpu, cpu_seconds() - start_cpu)
+        repeats, timed = repeats + 1, timed + wall
     peak_mb = (read_status_kb("VmHWM") - baseline_kb) / 1024
     if method != "matmul" and output.shape[1] != HEADS:
         output = np.swapaxes(output, 1, 2)  # (1, T, heads, d) -> (1, heads, T, d), to compare
@@ -323,6 +327,7 @@ def main(argv=None):
         if checksums and max(checksums.values()) - min(checksums.values()) > 1e-4 * max(checksums.values()):
             raise RuntimeError(f"the exact methods disagree at T={length}: {checksums}")
 
+    import attention_utils  # noqa: F401, I001  (first: its quiet TensorFlow settings, no log lines here)
     import tensorflow as tf  # only for its version, after the measurements
 
     exact_table, other_table = markdown_tables(results, matmul_gflops, sorted(args.lengths))
