@@ -139,6 +139,8 @@ def render(check):
         if not check:
             index = nbformat.v4.new_notebook()
             index.cells = index_cells
+            for number, cell in enumerate(index.cells):  # ids that stay put: a re-run changes only what changed
+                cell.id = f"index-{number}"
             index.metadata = notebooks[0].metadata
             # Committed notebooks are executed: run the set-up check cell from a clean kernel.
             NotebookClient(index, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
