@@ -109,5 +109,6 @@ def check_one_of(value, name, allowed):
 def check_integer_at_least(value, name, minimum):
     """Raises ``ValueError`` unless ``value`` is an integer (not a bool) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        expected = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+        named = {0: "a non-negative integer", 1: "a positive integer"}
+        expected = named.get(minimum, f"an integer of at least {minimum}")
         raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")

@@ -120,10 +120,7 @@ def padding_mask(lengths, maxlen):
             "Invalid value for argument lengths. Expected a 1-D array of integers. "
             f"Received: lengths.shape={lengths.shape}, dtype={lengths.dtype}"
         )
-    if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0:
-        raise ValueError(
-            f"Invalid value for argument maxlen. Expected a non-negative integer. Received: maxlen={maxlen!r}"
-        )
+    check.check_integer_at_least(maxlen, "maxlen", 0)
     if lengths.size and (lengths.min() < 0 or lengths.max() > maxlen):
         raise ValueError(
             f"Invalid value for argument lengths. Expected lengths between 0 and maxlen={maxlen}. "
@@ -138,12 +135,8 @@ def causal_mask(num_queries, num_keys=None):
     This is the mask of decoder self-attention (Vaswani et al. 2017, section 3.2.3).
     """
     num_keys = num_queries if num_keys is None else num_keys
-    for name, value in (("num_queries", num_queries), ("num_keys", num_keys)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(
-                f"Invalid value for argument {name}. Expected a non-negative integer. "
-                f"Received: {name}={value!r}"
-            )
+    check.check_integer_at_least(num_queries, "num_queries", 0)
+    check.check_integer_at_least(num_keys, "num_keys", 0)
     return ops.convert_to_tensor(np.tril(np.ones((num_queries, num_keys), dtype=bool)))
 
 

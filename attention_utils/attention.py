@@ -115,8 +115,8 @@ def blockwise_attend(query, value, key=None, score="scaled_dot", mask=None, *, c
         The context, ``(..., Tq, d_value)``. A query whose keys are all masked gets a zero context.
     """
     query, key, value = _queries_keys_values(query, value, key, score)
-    block_size = _check_positive_integer(block_size, "block_size")
-    query_block_size = _check_positive_integer(query_block_size, "query_block_size")
+    block_size = _integer_at_least(block_size, "block_size", 1)
+    query_block_size = _integer_at_least(query_block_size, "query_block_size", 1)
     band = _causal_band if causal else None
 
     def plan(q_start, q_stop):
@@ -154,8 +154,8 @@ def windowed_attend(query, value, key=None, score="scaled_dot", mask=None, *, wi
         The context, ``(..., Tq, d_value)``. A query with no key in its window gets a zero context.
     """
     query, key, value = _queries_keys_values(query, value, key, score)
-    window = _check_non_negative_integer(window, "window")
-    block_size = _check_positive_integer(block_size, "block_size")
+    window = _integer_at_least(window, "window", 0)
+    block_size = _integer_at_least(block_size, "block_size", 1)
     num_keys = key.shape[-2]
 
     def plan(q_start, q_stop):  # one tile: the keys within `window` of any of these queries
@@ -200,7 +200,7 @@ def linear_attend(query, value, key=None, *, causal=False, key_mask=None, block_
         The context, ``(..., Tq, d_value)``. A query with no key to read gets a zero context.
     """
     query, key, value = _queries_keys_values(query, value, key, "dot")
-    block_size = _check_positive_integer(block_size, "block_size")
+    block_size = _integer_at_least(block_size, "block_size", 1)
     query_features, key_features = _elu_plus_one(query), _elu_plus_one(key)
     if key_mask is not None:
         key_mask = _as_bool_mask(key_mask)
@@ -460,15 +460,7 @@ def _queries_keys_values(query, value, key, score):
     return ops.cast(query, dtype), ops.cast(key, dtype), ops.cast(value, dtype)
 
 
-def _check_positive_integer(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Invalid value for argument {name}. Expected a positive integer. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_non_negative_integer(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(
-            f"Invalid value for argument {name}. Expected a non-negative integer. Received: {name}={value!r}"
-        )
+def _integer_at_least(value, name, minimum):
+    """``check.check_integer_at_least``, then ``value`` as a Python ``int``."""
+    check.check_integer_at_least(value, name, minimum)
     return int(value)

@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from attention_utils import _validation as check
+
 
 class RegressionPoints(NamedTuple):
     x_train: np.ndarray
@@ -35,11 +37,8 @@ def regression_points(num_train=50, num_test=50, noise=0.5, seed=0):
     Returns:
         A ``RegressionPoints`` of four 1-D arrays.
     """
-    for name, value in (("num_train", num_train), ("num_test", num_test)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(
-                f"Invalid value for argument {name}. Expected a positive integer. Received: {name}={value!r}"
-            )
+    check.check_integer_at_least(num_train, "num_train", 1)
+    check.check_integer_at_least(num_test, "num_test", 1)
     if noise < 0:
         raise ValueError(f"Invalid value for argument noise. Expected noise >= 0. Received: noise={noise!r}")
     rng = np.random.default_rng(seed)
@@ -102,11 +101,8 @@ def cluttered_shapes(num_images=1000, image_size=32, num_distractors=3, noise=0.
         ``(num_images, image_size, image_size)`` bool, ``True`` on the target's 5x5 box, and
         ``distractor_masks`` of the same shape, ``True`` on the distractors' 5x5 boxes.
     """
-    for name, value, minimum in (("num_images", num_images, 1), ("num_distractors", num_distractors, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(
-                f"Invalid value for argument {name}. Expected an integer >= {minimum}. Received: {name}={value!r}"
-            )
+    check.check_integer_at_least(num_images, "num_images", 1)
+    check.check_integer_at_least(num_distractors, "num_distractors", 0)
     is_integer = isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool)
     if not is_integer or image_size < 16 or image_size % 8:
         raise ValueError(
@@ -166,11 +162,8 @@ def digit_sequences(num_sequences=1000, length=8, task="reverse", seed=0):
     Returns:
         A ``DigitSequences`` of ``inputs`` and ``targets``, both int32 of shape ``(num_sequences, length)``.
     """
-    for name, value, minimum in (("num_sequences", num_sequences, 1), ("length", length, 2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(
-                f"Invalid value for argument {name}. Expected an integer >= {minimum}. Received: {name}={value!r}"
-            )
+    check.check_integer_at_least(num_sequences, "num_sequences", 1)
+    check.check_integer_at_least(length, "length", 2)
     if task not in DIGIT_TASKS:
         raise ValueError(
             f"Invalid value for argument task. Expected one of {list(DIGIT_TASKS)}. Received: task={task!r}"
@@ -206,12 +199,9 @@ def associative_recall(num_sequences=1000, length=6, num_symbols=8, seed=0):
         ``(num_sequences, length)``, ``targets`` ``(num_sequences,)`` (the value under the query) and
         ``positions`` ``(num_sequences,)`` (where the query's key sits).
     """
-    for name, value, minimum in (("num_sequences", num_sequences, 1), ("num_symbols", num_symbols, 2),
-                                 ("length", length, 2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(
-                f"Invalid value for argument {name}. Expected an integer >= {minimum}. Received: {name}={value!r}"
-            )
+    check.check_integer_at_least(num_sequences, "num_sequences", 1)
+    check.check_integer_at_least(num_symbols, "num_symbols", 2)
+    check.check_integer_at_least(length, "length", 2)
     if length > num_symbols:
         raise ValueError(
             "Invalid value for argument length. Expected at most num_symbols (the keys of a sequence are all "
@@ -252,12 +242,10 @@ def shared_symbol_pairs(num_pairs=1000, first_length=5, second_length=6, num_sym
         ``(num_pairs, second_length)``, ``labels`` ``(num_pairs,)`` (the shared symbol) and its positions
         ``first_positions`` and ``second_positions``, both ``(num_pairs,)``.
     """
-    for name, value in (("num_pairs", num_pairs), ("first_length", first_length), ("second_length", second_length),
-                        ("num_symbols", num_symbols)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(
-                f"Invalid value for argument {name}. Expected a positive integer. Received: {name}={value!r}"
-            )
+    check.check_integer_at_least(num_pairs, "num_pairs", 1)
+    check.check_integer_at_least(first_length, "first_length", 1)
+    check.check_integer_at_least(second_length, "second_length", 1)
+    check.check_integer_at_least(num_symbols, "num_symbols", 1)
     if num_symbols < first_length + second_length - 1:
         raise ValueError(
             "Invalid value for argument num_symbols. Expected at least first_length + second_length - 1 = "
@@ -319,12 +307,9 @@ def key_sentence_documents(num_documents=1000, max_sentences=6, max_words=8, see
         ``labels`` ``(num_documents,)`` and ``key_sentences`` ``(num_documents,)``, the index of each
         document's key sentence, all int32.
     """
-    for name, value, minimum in (("num_documents", num_documents, 1), ("max_sentences", max_sentences, 2),
-                                 ("max_words", max_words, 3)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(
-                f"Invalid value for argument {name}. Expected an integer >= {minimum}. Received: {name}={value!r}"
-            )
+    check.check_integer_at_least(num_documents, "num_documents", 1)
+    check.check_integer_at_least(max_sentences, "max_sentences", 2)
+    check.check_integer_at_least(max_words, "max_words", 3)
     rng = np.random.default_rng(seed)
     tokens = np.zeros((num_documents, max_sentences, max_words), dtype="int32")
     labels = rng.integers(2, size=num_documents).astype("int32")
@@ -380,10 +365,7 @@ class CharVocabulary:
         row is the start token (id 1) followed by the text without its last ``len(text) - length + 1``
         characters: the text shifted right by one place.
         """
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-            raise ValueError(
-                f"Invalid value for argument length. Expected a positive integer. Received: length={length!r}"
-            )
+        check.check_integer_at_least(length, "length", 1)
         texts = [texts] if isinstance(texts, str) else [str(text) for text in texts]
         ids = np.full((len(texts), length), self.PAD, dtype="int32")
         for row, text in enumerate(texts):
@@ -537,11 +519,8 @@ def dates(num_train=4000, num_validation=1000, seed=0):
     """
     first, last = datetime.date.fromisoformat(FIRST_DATE), datetime.date.fromisoformat(LAST_DATE)
     num_days = (last - first).days + 1
-    for name, value in (("num_train", num_train), ("num_validation", num_validation)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(
-                f"Invalid value for argument {name}. Expected a positive integer. Received: {name}={value!r}"
-            )
+    check.check_integer_at_least(num_train, "num_train", 1)
+    check.check_integer_at_least(num_validation, "num_validation", 1)
     if num_train + num_validation > num_days:
         raise ValueError(
             f"Invalid values for arguments num_train and num_validation. Expected at most {num_days} dates "

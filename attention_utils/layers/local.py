@@ -81,13 +81,8 @@ class LocalAttention(LuongAttention):
                 f"Received: window={window!r}"
             )
         if mode == "predictive":
-            if position_units is not None and (
-                isinstance(position_units, bool) or not isinstance(position_units, int) or position_units < 1
-            ):
-                raise ValueError(
-                    "Invalid value for argument position_units. Expected a positive integer or None. "
-                    f"Received: position_units={position_units!r}"
-                )
+            if position_units is not None:
+                check.check_integer_at_least(position_units, "position_units", 1)
         elif position_units is not None:
             raise ValueError(
                 "Invalid value for argument position_units. Expected None: only mode='predictive' predicts "

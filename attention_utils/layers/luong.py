@@ -66,11 +66,8 @@ class LuongAttention(BaseAttention):
         super().__init__(**kwargs)
         check.check_one_of(score_mode, "score_mode", SCORE_MODES)
         if score_mode == "concat":
-            if units is not None and (isinstance(units, bool) or not isinstance(units, int) or units < 1):
-                raise ValueError(
-                    "Invalid value for argument units. Expected a positive integer or None. "
-                    f"Received: units={units!r}"
-                )
+            if units is not None:
+                check.check_integer_at_least(units, "units", 1)
         elif units is not None:
             raise ValueError(
                 "Invalid value for argument units. Expected None: only score_mode='concat' has a hidden "

@@ -75,11 +75,8 @@ class StructuredSelfAttention(keras.layers.Layer):
 
     def __init__(self, units, num_hops, penalty_coefficient=1.0, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("units", units), ("num_hops", num_hops)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"Invalid value for argument {name}. Expected a positive integer. Received: {name}={value!r}"
-                )
+        check.check_integer_at_least(units, "units", 1)
+        check.check_integer_at_least(num_hops, "num_hops", 1)
         if isinstance(penalty_coefficient, bool) or not isinstance(penalty_coefficient, (int, float)) or not (
             0 <= penalty_coefficient < float("inf")
         ):

@@ -11,14 +11,6 @@ from attention_utils import _validation as check
 from attention_utils.positional import sinusoidal_positional_encoding
 
 
-def _check_integer(value, name, minimum=1, allow_none=False):
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        expected = f"an integer >= {minimum}" + (" or None" if allow_none else "")
-        raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
-
-
 def _check_rate(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(
@@ -55,8 +47,8 @@ class PositionalEmbedding(keras.layers.Layer):
 
     def __init__(self, vocabulary_size, max_length, d_model, mask_zero=False, **kwargs):
         super().__init__(**kwargs)
-        _check_integer(vocabulary_size, "vocabulary_size")
-        _check_integer(max_length, "max_length")
+        check.check_integer_at_least(vocabulary_size, "vocabulary_size", 1)
+        check.check_integer_at_least(max_length, "max_length", 1)
         self.encoding = sinusoidal_positional_encoding(max_length, d_model)  # checks d_model
         self.vocabulary_size, self.max_length, self.d_model = vocabulary_size, max_length, d_model
         self.mask_zero = mask_zero
@@ -171,9 +163,10 @@ class TransformerEncoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_integer(num_heads, "num_heads")
-        _check_integer(ff_dim, "ff_dim")
-        _check_integer(key_dim, "key_dim", allow_none=True)
+        check.check_integer_at_least(num_heads, "num_heads", 1)
+        check.check_integer_at_least(ff_dim, "ff_dim", 1)
+        if key_dim is not None:
+            check.check_integer_at_least(key_dim, "key_dim", 1)
         _check_rate(dropout, "dropout")
         _check_rate(attention_dropout, "attention_dropout")
         if not isinstance(norm_first, bool):
