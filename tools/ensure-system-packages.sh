@@ -11,7 +11,11 @@ browser=${2:-}
 
 has_venv() { "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; }
 has_dot() { command -v dot >/dev/null 2>&1 && dot -V >/dev/null 2>&1; }
-has_chromium() { command -v chromium >/dev/null 2>&1 && chromium --version >/dev/null 2>&1; }
+# The browser test takes PLAYWRIGHT_CHROMIUM when set (tests_browser/conftest.py), else `chromium`.
+has_chromium() {
+  local chromium=${PLAYWRIGHT_CHROMIUM:-$(command -v chromium || true)}
+  [ -n "$chromium" ] && "$chromium" --version >/dev/null 2>&1
+}
 
 missing=()
 has_venv || missing+=("python3-venv")
