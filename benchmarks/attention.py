@@ -197,32 +197,25 @@ def attention_gflop(length):
 
 
 def markdown_tables(results, matmul_gflops, lengths):
-    header = ("| T | method | ms | CPU ms | first call s | peak MB | GFLOP/s | % of matmul |\n"
-              "|---:|---|---:|---:|---:|---:|---:|---:|")
-    rows = []
-    for length in lengths:
-        for method in EXACT_METHODS:
-            r = results.get((method, length))
-            if r is None:
-                continue
-            gflops = attention_gflop(length) / r["seconds"]
-            rows.append(f"| {length} | {LABELS[method]} | {1e3 * r['seconds']:.1f} | {1e3 * r['cpu_seconds']:.1f} "
-                        f"| {r['first_call_seconds']:.2f} | {r['peak_mb']:.1f} | {gflops:.1f} "
-                        f"| {100 * gflops / matmul_gflops:.0f}% |")
-    exact_table = header + "\n" + "\n".join(rows)
-    header = ("| T | method | ms | CPU ms | first call s | peak MB | relative error vs exact |\n"
-              "|---:|---|---:|---:|---:|---:|---:|")
-    rows = []
-    for length in lengths:
-        for method in OTHER_METHODS:
-            r = results.get((method, length))
-            if r is None:
-                continue
-            error = f"{r['relative_error']:.3f}" if "relative_error" in r else "not measured"
-            rows.append(f"| {length} | {LABELS[method]} | {1e3 * r['seconds']:.1f} | {1e3 * r['cpu_seconds']:.1f} "
-                        f"| {r['first_call_seconds']:.2f} | {r['peak_mb']:.1f} | {error} |")
-    other_table = header + "\n" + "\n".join(rows) if rows else ""
-    return exact_table, other_table
+    def table(methods, last_columns, last_cells):
+        """One row per (length, method) measured: the common columns, then ``last_cells(length, r)``."""
+        rows = [f"| {length} | {LABELS[method]} | {1e3 * r['seconds']:.1f} | {1e3 * r['cpu_seconds']:.1f} "
+                f"| {r['first_call_seconds']:.2f} | {r['peak_mb']:.1f} | {last_cells(length, r)} |"
+                for length in lengths for method in methods if (r := results.get((method, length))) is not None]
+        header = (f"| T | method | ms | CPU ms | first call s | peak MB | {' | '.join(last_columns)} |\n"
+                  f"|---:|---|---:|---:|---:|---:|{'---:|' * len(last_columns)}")
+        return header + "\n" + "\n".join(rows), rows
+
+    def rates(length, r):
+        gflops = attention_gflop(length) / r["seconds"]
+        return f"{gflops:.1f} | {100 * gflops / matmul_gflops:.0f}%"
+
+    def error(length, r):
+        return f"{r['relative_error']:.3f}" if "relative_error" in r else "not measured"
+
+    exact_table, _ = table(EXACT_METHODS, ["GFLOP/s", "% of matmul"], rates)
+    other_table, other_rows = table(OTHER_METHODS, ["relative error vs exact"], error)
+    return exact_table, other_table if other_rows else ""
 
 
 def targets(results, matmul_gflops, lengths):
