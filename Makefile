@@ -14,7 +14,8 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
 # on one worker, in order.
 PARALLEL := -n 2 --dist loadfile
 
-.PHONY: help setup setup-browser lab test lint unit nbval test-browser html execute navigation bench clean
+.PHONY: help setup setup-browser lab test lint unit nbval test-browser html execute navigation bench clean \
+	test-portability seeds test-latest
 
 help:
 	@echo "make lab      set up, then open JupyterLab on notebooks/"
@@ -23,6 +24,9 @@ help:
 	@echo "make html     static HTML of every notebook under build/html, links checked"
 	@echo "make execute  re-run every notebook in place from a clean kernel (refreshes committed outputs)"
 	@echo "make bench    notebook budgets (time, peak memory), then the attention benchmark (build/bench/)"
+	@echo "make test-portability  nbval as other CPUs run it (oneDNN capped at SSE4.1, AVX2, AVX-512; one CPU)"
+	@echo "make seeds    re-run the notebooks that train under seeds 0, 1, 2: do their claims hold? (build/seeds/)"
+	@echo "make test-latest  unit tests and every notebook's asserts on the newest releases, unpinned (.venv-latest)"
 
 setup: $(STAMP)
 	@tools/ensure-system-packages.sh "$(PYTHON)"
@@ -80,5 +84,18 @@ bench: setup
 	$(BIN)/python benchmarks/notebooks.py $(NOTEBOOKS)
 	$(BIN)/python benchmarks/attention.py
 
+# Before committing a notebook that trains: its compared outputs must not depend on the CPU (about 12 min).
+test-portability: setup
+	tools/portability.sh $(NBVAL) $(NOTEBOOKS)
+
+# Before stating or asserting anything about a trained model: does it hold at other seeds? (about 15 min)
+TRAINING_NOTEBOOKS := $(filter $(addprefix notebooks/,06_% 07_% 08_% 09_% 10_%),$(NOTEBOOKS))
+seeds: setup
+	$(BIN)/python tools/seed_sweep.py $(TRAINING_NOTEBOOKS)
+
+# The version canary: what breaks on the newest TensorFlow, Keras and friends, before learners find out.
+test-latest:
+	tools/test-latest.sh "$(PYTHON)"
+
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest build .pytest_cache .ruff_cache

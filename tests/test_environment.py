@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import keras
+import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -55,6 +56,8 @@ def test_package_dependencies_are_all_pinned_in_requirements():
         assert requirement_name(dependency) in pinned, f"{dependency} is not pinned in requirements.txt"
 
 
+@pytest.mark.skipif(os.environ.get("ATTENTION_LATEST") == "1",
+                    reason="make test-latest runs the newest releases on purpose: the pins hold for .venv only")
 def test_installed_versions_match_the_pins():
     from importlib.metadata import PackageNotFoundError, version
 
