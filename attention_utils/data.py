@@ -1,12 +1,44 @@
 """Deterministic data generators: nothing is downloaded, the same seed gives the same data."""
 
 import datetime
+import math
+import numbers
 import string
 from typing import NamedTuple
 
 import numpy as np
 
 from attention_utils import _validation as check
+
+
+def _check_seed(seed):
+    """Raises unless ``seed`` is a non-negative integer (a NumPy integer too, not a bool).
+
+    ``TypeError`` for a value that is not an integer, ``ValueError`` for a negative one.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(
+            "Invalid value for argument seed. Expected a non-negative integer. "
+            f"Received: seed={seed!r} of type {type(seed).__name__}"
+        )
+    if seed < 0:
+        raise ValueError(f"Invalid value for argument seed. Expected a non-negative integer. Received: seed={seed!r}")
+
+
+def _check_non_negative_number(value, name):
+    """Raises unless ``value`` is a finite real number ``>= 0`` (a NumPy scalar too, not a bool).
+
+    ``TypeError`` for a value that is not a real number, ``ValueError`` for NaN, an infinity or a negative.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"Invalid value for argument {name}. Expected a finite non-negative number. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected a finite non-negative number. Received: {name}={value!r}"
+        )
 
 
 class RegressionPoints(NamedTuple):
@@ -31,16 +63,16 @@ def regression_points(num_train=50, num_test=50, noise=0.5, seed=0):
     Args:
         num_train: number of noisy training points (the keys and values).
         num_test: number of test points (the queries).
-        noise: standard deviation of the Gaussian noise added to the training targets.
-        seed: seed of the NumPy generator; the same seed gives the same points.
+        noise: standard deviation of the Gaussian noise added to the training targets, a finite number >= 0.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same points.
 
     Returns:
         A ``RegressionPoints`` of four 1-D arrays.
     """
     check.check_integer_at_least(num_train, "num_train", 1)
     check.check_integer_at_least(num_test, "num_test", 1)
-    if noise < 0:
-        raise ValueError(f"Invalid value for argument noise. Expected noise >= 0. Received: noise={noise!r}")
+    _check_non_negative_number(noise, "noise")
+    _check_seed(seed)
     rng = np.random.default_rng(seed)
     x_train = np.sort(rng.uniform(0, 5, num_train))
     y_train = regression_target(x_train) + rng.normal(0, noise, num_train)
@@ -92,8 +124,8 @@ def cluttered_shapes(num_images=1000, image_size=32, num_distractors=3, noise=0.
         num_images: the number of images, a positive integer.
         image_size: the side of the square canvas, a multiple of 8 of at least 16.
         num_distractors: the number of distractors per image, from 0 to ``(image_size // 8) ** 2 - 1``.
-        noise: the standard deviation of the Gaussian pixel noise, ``>= 0``.
-        seed: seed of the NumPy generator; the same seed gives the same images.
+        noise: the standard deviation of the Gaussian pixel noise, a finite number ``>= 0``.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same images.
 
     Returns:
         A ``ClutteredShapes`` of ``images`` ``(num_images, image_size, image_size, 1)`` float32,
@@ -115,8 +147,8 @@ def cluttered_shapes(num_images=1000, image_size=32, num_distractors=3, noise=0.
             f"Invalid value for argument num_distractors. Expected at most {cells_per_side**2 - 1} for "
             f"image_size={image_size} (one 8x8 cell per shape). Received: num_distractors={num_distractors}"
         )
-    if noise < 0:
-        raise ValueError(f"Invalid value for argument noise. Expected noise >= 0. Received: noise={noise!r}")
+    _check_non_negative_number(noise, "noise")
+    _check_seed(seed)
     targets = [_glyph(rows) for rows in _TARGET_GLYPHS]
     distractors = [_glyph(rows) for rows in _DISTRACTOR_GLYPHS]
     rng = np.random.default_rng(seed)
@@ -157,7 +189,7 @@ def digit_sequences(num_sequences=1000, length=8, task="reverse", seed=0):
         num_sequences: the number of sequences, a positive integer.
         length: the length of every sequence, an integer of at least 2.
         task: ``"reverse"`` or ``"sort"``.
-        seed: seed of the NumPy generator; the same seed gives the same sequences.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same sequences.
 
     Returns:
         A ``DigitSequences`` of ``inputs`` and ``targets``, both int32 of shape ``(num_sequences, length)``.
@@ -168,6 +200,7 @@ def digit_sequences(num_sequences=1000, length=8, task="reverse", seed=0):
         raise ValueError(
             f"Invalid value for argument task. Expected one of {list(DIGIT_TASKS)}. Received: task={task!r}"
         )
+    _check_seed(seed)
     inputs = np.random.default_rng(seed).integers(10, size=(num_sequences, length)).astype("int32")
     targets = inputs[:, ::-1] if task == "reverse" else np.sort(inputs, axis=1)
     return DigitSequences(inputs, np.ascontiguousarray(targets))
@@ -192,7 +225,7 @@ def associative_recall(num_sequences=1000, length=6, num_symbols=8, seed=0):
         num_sequences: the number of sequences, a positive integer.
         length: the number of pairs per sequence, an integer from 2 to ``num_symbols``.
         num_symbols: the size of the alphabet of keys and values, an integer of at least 2.
-        seed: seed of the NumPy generator; the same seed gives the same sequences.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same sequences.
 
     Returns:
         An ``AssociativeRecall`` of int32 arrays: ``queries`` ``(num_sequences,)``, ``keys`` and ``values``
@@ -207,6 +240,7 @@ def associative_recall(num_sequences=1000, length=6, num_symbols=8, seed=0):
             "Invalid value for argument length. Expected at most num_symbols (the keys of a sequence are all "
             f"different). Received: length={length}, num_symbols={num_symbols}"
         )
+    _check_seed(seed)
     rng = np.random.default_rng(seed)
     keys = np.argsort(rng.random((num_sequences, num_symbols)), axis=1)[:, :length]  # distinct per row
     values = rng.integers(num_symbols, size=(num_sequences, length))
@@ -235,7 +269,7 @@ def shared_symbol_pairs(num_pairs=1000, first_length=5, second_length=6, num_sym
         num_pairs: the number of pairs, a positive integer.
         first_length, second_length: the lengths of the two sequences, positive integers.
         num_symbols: the size of the alphabet, at least ``first_length + second_length - 1``.
-        seed: seed of the NumPy generator; the same seed gives the same pairs.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same pairs.
 
     Returns:
         A ``SharedSymbolPairs`` of int32 arrays: ``first`` ``(num_pairs, first_length)``, ``second``
@@ -251,6 +285,7 @@ def shared_symbol_pairs(num_pairs=1000, first_length=5, second_length=6, num_sym
             "Invalid value for argument num_symbols. Expected at least first_length + second_length - 1 = "
             f"{first_length + second_length - 1}, so only one symbol is shared. Received: num_symbols={num_symbols}"
         )
+    _check_seed(seed)
     rng = np.random.default_rng(seed)
     symbols = np.argsort(rng.random((num_pairs, num_symbols)), axis=1)  # a random permutation per pair
     labels = symbols[:, 0]
@@ -300,7 +335,7 @@ def key_sentence_documents(num_documents=1000, max_sentences=6, max_words=8, see
         num_documents: the number of documents, a positive integer.
         max_sentences: the number of sentence slots per document, an integer of at least 2.
         max_words: the number of word slots per sentence, an integer of at least 3.
-        seed: seed of the NumPy generator; the same seed gives the same documents.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same documents.
 
     Returns:
         A ``KeySentenceDocuments`` of ``tokens`` ``(num_documents, max_sentences, max_words)``,
@@ -310,6 +345,7 @@ def key_sentence_documents(num_documents=1000, max_sentences=6, max_words=8, see
     check.check_integer_at_least(num_documents, "num_documents", 1)
     check.check_integer_at_least(max_sentences, "max_sentences", 2)
     check.check_integer_at_least(max_words, "max_words", 3)
+    _check_seed(seed)
     rng = np.random.default_rng(seed)
     tokens = np.zeros((num_documents, max_sentences, max_words), dtype="int32")
     labels = rng.integers(2, size=num_documents).astype("int32")
@@ -366,7 +402,7 @@ class CharVocabulary:
         characters: the text shifted right by one place.
         """
         check.check_integer_at_least(length, "length", 1)
-        texts = [texts] if isinstance(texts, str) else [str(text) for text in texts]
+        texts = self._as_texts(texts)
         ids = np.full((len(texts), length), self.PAD, dtype="int32")
         for row, text in enumerate(texts):
             unknown = sorted(set(text) - set(self._ids))
@@ -386,12 +422,31 @@ class CharVocabulary:
             ids[row, : len(text_ids)] = text_ids
         return ids
 
+    @staticmethod
+    def _as_texts(texts):
+        """``texts`` as a list of strings; ``TypeError`` for anything else (no silent ``str()`` of numbers)."""
+        if isinstance(texts, str):
+            return [texts]
+        expected = "Invalid value for argument texts. Expected a string or a sequence of strings."
+        try:
+            texts = list(texts)
+        except TypeError:
+            raise TypeError(
+                f"{expected} Received: texts={texts!r} of type {type(texts).__name__}"
+            ) from None
+        for row, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"{expected} Received: texts[{row}]={text!r} of type {type(text).__name__}")
+        return [str(text) for text in texts]  # NumPy's str_ to str
+
     def decode(self, ids):
         """Returns the text spelled by each row of ``ids``, skipping padding and the start token.
 
         ``ids`` of shape ``(num_texts, length)`` give a list of strings, ``(length,)`` one string.
         """
         ids = np.asarray(ids)
+        if ids.size == 0 and ids.dtype.kind == "f":
+            ids = ids.astype("int32")  # an empty list is float to NumPy; it still spells empty texts
         if ids.ndim not in (1, 2) or ids.dtype.kind not in "iu":
             raise ValueError(
                 "Invalid value for argument ids. Expected integers of shape (num_texts, length) or (length,). "
@@ -448,7 +503,8 @@ def format_date(date, date_format):
     """Writes ``date`` (a ``datetime.date``) in ``date_format``, for example one of ``DATE_FORMATS``.
 
     A format is text with placeholders among ``{YYYY}``, ``{YY}``, ``{MM}``, ``{M}``, ``{Month}``,
-    ``{Mon}``, ``{mon}``, ``{MON}``, ``{DD}``, ``{D}``, ``{Weekday}`` and ``{Wkd}``.
+    ``{Mon}``, ``{mon}``, ``{MON}``, ``{DD}``, ``{D}``, ``{Weekday}`` and ``{Wkd}``, written bare: a format
+    spec or a conversion (``{DD:>5}``, ``{Month!r}``) raises ``ValueError``.
 
     Returns:
         The text, and an int32 array ``(3, 2)``: the ``[start, stop)`` character span of the year, the
@@ -456,9 +512,21 @@ def format_date(date, date_format):
     """
     if not isinstance(date, datetime.date):
         raise TypeError(f"Invalid value for argument date. Expected a datetime.date. Received: date={date!r}")
+    if not isinstance(date_format, str):
+        raise TypeError(
+            "Invalid value for argument date_format. Expected a string. "
+            f"Received: date_format={date_format!r} of type {type(date_format).__name__}"
+        )
     fields = _date_field_texts(date)
+    try:
+        parts = list(string.Formatter().parse(date_format))
+    except ValueError as error:  # an unmatched brace
+        raise ValueError(
+            f"Invalid value for argument date_format. Expected a format string ({error}). "
+            f"Received: date_format={date_format!r}"
+        ) from None
     text, spans = "", np.zeros((len(DATE_FIELDS), 2), dtype="int32")
-    for literal, name, _, _ in string.Formatter().parse(date_format):
+    for literal, name, format_spec, conversion in parts:
         text += literal
         if name is None:
             continue
@@ -466,6 +534,15 @@ def format_date(date, date_format):
             raise ValueError(
                 f"Invalid value for argument date_format. Expected placeholders among {sorted(fields)}. "
                 f"Received: date_format={date_format!r}"
+            )
+        if format_spec or conversion:
+            # A spec such as {DD:>5} would pad the text and blur the field's span: not supported.
+            conversion = f"!{conversion}" if conversion else ""
+            format_spec = f":{format_spec}" if format_spec else ""
+            placeholder = "{" + name + conversion + format_spec + "}"
+            raise ValueError(
+                "Invalid value for argument date_format. Expected bare placeholders such as {DD}, without a "
+                f"format spec or conversion. Received: date_format={date_format!r}, with placeholder {placeholder}"
             )
         field, value = fields[name]
         if field is not None:
@@ -509,7 +586,7 @@ def dates(num_train=4000, num_validation=1000, seed=0):
     Args:
         num_train: the number of training pairs, a positive integer.
         num_validation: the number of validation pairs, a positive integer.
-        seed: seed of the NumPy generator; the same seed gives the same pairs.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same pairs.
 
     Returns:
         ``DateSplit(train, validation)``, each a ``Dates`` of ``human`` and ``iso``, object arrays
@@ -526,6 +603,7 @@ def dates(num_train=4000, num_validation=1000, seed=0):
             f"Invalid values for arguments num_train and num_validation. Expected at most {num_days} dates "
             f"in all. Received: num_train={num_train}, num_validation={num_validation}"
         )
+    _check_seed(seed)
     rng = np.random.default_rng(seed)
     offsets = rng.permutation(num_days)[: num_validation + num_train]
     formats = rng.integers(len(DATE_FORMATS), size=len(offsets)).astype("int32")

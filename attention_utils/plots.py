@@ -19,7 +19,8 @@ def show_heatmaps(
 
     Args:
         matrices: ``(Tq, Tk)``, ``(num_cols, Tq, Tk)`` or ``(num_rows, num_cols, Tq, Tk)``, as an array
-            or a tensor; for example attention weights of shape ``(batch, heads, Tq, Tk)``.
+            or a tensor; for example attention weights of shape ``(batch, heads, Tq, Tk)``. The colour
+            range spans the finite values; NaN and infinite cells are drawn blank.
         xlabel, ylabel: axis labels, written on the bottom row and the left column.
         titles: optional list of ``num_cols`` titles, one per column.
         xticklabels, yticklabels: optional token labels for the keys and the queries.
@@ -35,6 +36,11 @@ def show_heatmaps(
             "Invalid shape for argument matrices. Expected (Tq, Tk), (num_cols, Tq, Tk) or "
             f"(num_rows, num_cols, Tq, Tk). Received: matrices.shape={matrices.shape}"
         )
+    if matrices.dtype.kind not in "biuf":
+        raise TypeError(
+            "Invalid value for argument matrices. Expected an array or a tensor of real numbers. "
+            f"Received: matrices with dtype {matrices.dtype}"
+        )
     grid = matrices.reshape((1,) * (4 - matrices.ndim) + matrices.shape)
     num_rows, num_cols, num_queries, num_keys = grid.shape
     if titles is not None and len(titles) != num_cols:
@@ -49,10 +55,10 @@ def show_heatmaps(
                 f"Invalid value for argument {name}. Expected {expected} labels. "
                 f"Received: {len(labels)} labels"
             )
+    vmin, vmax = _colour_range(matrices)  # before the figure exists, so an error leaves none open
     figsize = figsize or (2.5 * num_cols + 1, 2.5 * num_rows)
     fig, axes = plt.subplots(num_rows, num_cols, figsize=figsize, sharex=True, sharey=True,
                              squeeze=False)
-    vmin, vmax = float(grid.min()), float(grid.max())
     for row in range(num_rows):
         for col in range(num_cols):
             ax = axes[row, col]
@@ -69,3 +75,19 @@ def show_heatmaps(
                 ax.set_yticks(range(num_queries), yticklabels)
     fig.colorbar(image, ax=axes, shrink=0.6)
     return fig
+
+
+def _colour_range(matrices):
+    """The smallest and largest finite values of ``matrices``: one NaN or infinity must not blank the plot.
+
+    Matplotlib leaves NaN and infinite cells blank; they do not count. Raises ``ValueError`` when no value
+    is finite (including an empty grid), since there is then nothing to draw.
+    """
+    finite = matrices[np.isfinite(matrices)]
+    if finite.size == 0:
+        raise ValueError(
+            "Invalid value for argument matrices. Expected at least one finite value. "
+            f"Received: matrices.shape={matrices.shape} with no finite value (every value is NaN or infinite, "
+            "or there is none)"
+        )
+    return float(finite.min()), float(finite.max())

@@ -22,7 +22,14 @@ def test_seeds_numpy_and_returns_the_seed():
     np.testing.assert_array_equal(first, np.random.rand(3))
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "42", True])
-def test_bad_seed_is_a_type_error(seed):
+@pytest.mark.parametrize("seed", [1.5, "42", True, None])
+def test_a_seed_that_is_not_an_integer_is_a_type_error(seed):
     with pytest.raises(TypeError, match="argument seed"):
+        au.seed_everything(seed)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_out_of_range_is_a_value_error(seed):
+    # The same rule as the data generators: a wrong type is a TypeError, a wrong value a ValueError.
+    with pytest.raises(ValueError, match="argument seed"):
         au.seed_everything(seed)
