@@ -3,15 +3,11 @@
 import keras
 import numpy as np
 import pytest
-from keras import ops
+from helpers import numpy_of
 
 from attention_utils import attend, scores
 
 ATOL = 1e-5
-
-
-def numpy_of(x):
-    return ops.convert_to_numpy(x)
 
 
 @pytest.fixture

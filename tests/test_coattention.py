@@ -4,21 +4,12 @@ attention in both directions, masks, saving and bad input; and the shared_symbol
 import keras
 import numpy as np
 import pytest
-from keras import ops
+from helpers import numpy_of, saved_and_loaded, softmax
 
 from attention_utils.data import shared_symbol_pairs
 from attention_utils.layers.coattention import ParallelCoAttention
 
 ATOL = 1e-5
-
-
-def numpy_of(x):
-    return ops.convert_to_numpy(x)
-
-
-def softmax(x):
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
 
 
 def numpy_coattention(layer, question, image):
@@ -107,8 +98,7 @@ def test_masks_from_embedding_are_carried_to_the_layer():
 def test_model_saves_to_keras_file_and_loads_back_with_identical_outputs(tmp_path, question_image):
     inputs = [keras.Input((4, 3)), keras.Input((6, 5))]
     model = keras.Model(inputs, ParallelCoAttention(7)(inputs, return_attention_scores=True))
-    model.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    loaded = saved_and_loaded(model, tmp_path)
     for a, b in zip(model(list(question_image)), loaded(list(question_image))):
         np.testing.assert_array_equal(numpy_of(a), numpy_of(b))
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import numpy_of
 from keras import ops
 
 from attention_utils import attend, causal_mask
@@ -13,10 +14,6 @@ from attention_utils.attention import blockwise_attend, linear_attend, windowed_
 
 ATOL = 1e-5
 TQ, TK = 13, 17  # lengths that no block size below divides
-
-
-def numpy_of(x):
-    return ops.convert_to_numpy(x)
 
 
 @pytest.fixture

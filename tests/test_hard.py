@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import numpy_of, saved_and_loaded
 from keras import ops
 
 from attention_utils.data import associative_recall
@@ -13,10 +14,6 @@ from attention_utils.layers.hard import HardAttention, reinforce_loss
 
 MODES = ("argmax", "sample", "straight_through")
 ATOL = 1e-5
-
-
-def numpy_of(x):
-    return ops.convert_to_numpy(x)
 
 
 @pytest.fixture
@@ -178,8 +175,7 @@ def test_model_saves_to_keras_file_and_loads_back(mode, tmp_path, query_value):
     inputs = [keras.Input((3, 4)), keras.Input((5, 6))]
     context, _, probabilities = HardAttention(mode, seed=3)(inputs, return_attention_scores=True)
     model = keras.Model(inputs, [context, probabilities])
-    model.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    loaded = saved_and_loaded(model, tmp_path)
     assert loaded.layers[-1].get_config() == model.layers[-1].get_config()
     (context, probabilities), (loaded_context, loaded_probabilities) = model([query, value]), loaded([query, value])
     np.testing.assert_array_equal(numpy_of(probabilities), numpy_of(loaded_probabilities))

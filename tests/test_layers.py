@@ -4,20 +4,11 @@ saving and loading, and bad input."""
 import keras
 import numpy as np
 import pytest
-from keras import ops
+from helpers import numpy_of, saved_and_loaded, softmax
 
 from attention_utils.layers import BahdanauAttention, LuongAttention
 
 ATOL = 1e-5
-
-
-def numpy_of(x):
-    return ops.convert_to_numpy(x)
-
-
-def softmax(scores):
-    exponentials = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return exponentials / exponentials.sum(axis=-1, keepdims=True)
 
 
 # Layers that accept queries and keys of different sizes, by name, so test ids read well.
@@ -203,9 +194,7 @@ def test_model_saves_to_keras_file_and_loads_back_with_identical_outputs(make_la
     query, value = keras.Input((3, 4), name="query"), keras.Input((5, 4), name="value")
     context, weights = make_layer()([query, value], return_attention_scores=True)
     model = keras.Model([query, value], [context, weights])
-    path = tmp_path / "model.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path, safe_mode=True)
+    loaded = saved_and_loaded(model, tmp_path)
     inputs = [rng.normal(size=(2, 3, 4)).astype("float32"), rng.normal(size=(2, 5, 4)).astype("float32")]
     for a, b in zip(model(inputs), loaded(inputs)):
         np.testing.assert_array_equal(numpy_of(a), numpy_of(b))

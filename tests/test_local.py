@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import numpy_of, saved_and_loaded
 from keras import ops
 
 from attention_utils.layers import LuongAttention
@@ -12,10 +13,6 @@ from attention_utils.layers.local import LocalAttention
 
 ATOL = 1e-5
 MODES = ("monotonic", "predictive")
-
-
-def numpy_of(x):
-    return ops.convert_to_numpy(x)
 
 
 def numpy_local_attention(query, value, w, window, centres, gaussian):
@@ -161,8 +158,7 @@ def test_predicted_position_is_learned_through_the_gaussian(query_value):
 def test_model_saves_to_keras_file_and_loads_back_with_identical_outputs(mode, tmp_path, query_value):
     inputs = [keras.Input((4, 3)), keras.Input((9, 3))]
     model = keras.Model(inputs, LocalAttention(2, mode, name="local")(inputs, return_attention_scores=True))
-    model.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    loaded = saved_and_loaded(model, tmp_path)
     for a, b in zip(model(list(query_value)), loaded(list(query_value))):
         np.testing.assert_array_equal(numpy_of(a), numpy_of(b))
 

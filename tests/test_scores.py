@@ -3,13 +3,9 @@
 import keras
 import numpy as np
 import pytest
-from keras import ops
+from helpers import numpy_of, softmax
 
 from attention_utils import scores
-
-
-def numpy_of(x):
-    return ops.convert_to_numpy(x)
 
 
 @pytest.fixture
@@ -112,11 +108,6 @@ def test_additive_units_that_disagree_are_named():
         scores.additive(np.ones((3, 4)), np.ones((2, 6)), np.ones((4, 7)), np.ones((6, 7)), np.ones(6))
     with pytest.raises(ValueError, match=r"w_query and w_key"):
         scores.additive(np.ones((3, 4)), np.ones((2, 6)), np.ones((4, 7)), np.ones((6, 5)), np.ones(7))
-
-
-def softmax(scores):
-    exponentials = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return exponentials / exponentials.sum(axis=-1, keepdims=True)
 
 
 def test_projected_is_scaled_dot_of_the_projections(rng):

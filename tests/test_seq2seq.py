@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from helpers import saved_and_loaded
 from keras import ops
 
 from attention_utils.seq2seq import BahdanauDecoder, greedy_decode
@@ -116,9 +117,7 @@ def test_mask_from_embedding_reaches_the_attention(model_inputs):
 
 def test_model_saves_to_keras_file_and_loads_back_with_identical_outputs(tmp_path, model_inputs):
     model = functional_model()
-    path = tmp_path / "model.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path, safe_mode=True)
+    loaded = saved_and_loaded(model, tmp_path)
     assert isinstance(loaded.get_layer("decoder"), BahdanauDecoder)
     for output, reloaded in zip(model(list(model_inputs)), loaded(list(model_inputs))):
         np.testing.assert_array_equal(ops.convert_to_numpy(output), ops.convert_to_numpy(reloaded))

@@ -5,7 +5,7 @@ and loading, and bad input."""
 import keras
 import numpy as np
 import pytest
-from keras import ops
+from helpers import numpy_of, saved_and_loaded, softmax
 
 from attention_utils.data import DOCUMENT_VOCABULARY, key_sentence_documents
 from attention_utils.layers.hierarchical import AttentionPooling
@@ -15,29 +15,12 @@ from attention_utils.layers.structured import StructuredSelfAttention, frobenius
 ATOL = 1e-5
 
 
-def numpy_of(x):
-    return ops.convert_to_numpy(x)
-
-
-def softmax(scores, mask=None):
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    exponentials = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return exponentials / exponentials.sum(axis=-1, keepdims=True)
-
-
 def draw(rng, *shape):
     return rng.normal(size=shape).astype("float32")
 
 
 # Keras's saver turns variables into arrays with np.array(), which NumPy 2 warns about; not ours to fix.
 save_warning = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-
-
-def save_and_load(model, tmp_path):
-    path = tmp_path / "model.keras"
-    model.save(path)
-    return keras.models.load_model(path, safe_mode=True)
 
 
 # AttentionPooling ------------------------------------------------------------------------------------
@@ -349,7 +332,7 @@ def model_with(name):
 @pytest.mark.parametrize("name", LAYERS.keys())
 def test_model_saves_to_keras_file_and_loads_back_with_identical_outputs(name, tmp_path):
     model, tokens = model_with(name)
-    loaded = save_and_load(model, tmp_path)
+    loaded = saved_and_loaded(model, tmp_path)
     for a, b in zip(model(tokens), loaded(tokens)):
         np.testing.assert_array_equal(numpy_of(a), numpy_of(b))
 

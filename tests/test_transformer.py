@@ -4,16 +4,13 @@ formulas: shapes, masks, the paper's equations, saving and loading, and bad inpu
 import keras
 import numpy as np
 import pytest
+from helpers import numpy_of, saved_and_loaded, softmax
 from keras import ops
 
 from attention_utils.layers.transformer import PositionalEmbedding, TransformerEncoderBlock
 from attention_utils.positional import positional_rotation, sinusoidal_positional_encoding
 
 ATOL = 1e-5
-
-
-def numpy_of(x):
-    return ops.convert_to_numpy(x)
 
 
 @pytest.fixture
@@ -28,15 +25,6 @@ def padding():
 
 
 # ---- NumPy reference of the block, written from Vaswani et al. (2017) ----
-
-def softmax(scores, mask=None):
-    """Softmax over the keys; masked keys get 0, and a row with every key masked gets all zeros."""
-    mask = np.broadcast_to(True if mask is None else mask, scores.shape)
-    row_max = np.max(np.where(mask, scores, -np.inf), axis=-1, keepdims=True)
-    exponentials = np.where(mask, np.exp(scores - np.where(np.isfinite(row_max), row_max, 0)), 0.0)
-    total = exponentials.sum(-1, keepdims=True)
-    return exponentials / np.where(total > 0, total, 1.0)
-
 
 def layer_norm(x, norm, epsilon):
     gamma, beta = norm.get_weights()
@@ -237,9 +225,7 @@ def test_saves_to_keras_and_loads_back_with_safe_mode(tmp_path, norm_first):
         x, return_attention_scores=True
     )
     model = keras.Model(token_input, [keras.layers.Dense(10)(x), weights])
-    path = tmp_path / "encoder.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path, safe_mode=True)
+    loaded = saved_and_loaded(model, tmp_path)
     for original, restored in zip(model(tokens), loaded(tokens)):
         np.testing.assert_array_equal(numpy_of(original), numpy_of(restored))
 

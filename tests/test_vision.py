@@ -3,15 +3,11 @@
 import keras
 import numpy as np
 import pytest
-from keras import ops
+from helpers import numpy_of, saved_and_loaded
 
 from attention_utils import vision
 
 SHAPE = (2, 6, 5, 32)
-
-
-def numpy_of(x):
-    return ops.convert_to_numpy(x)
 
 
 def sigmoid(x):
@@ -156,9 +152,7 @@ def test_saves_to_keras_file_and_loads_back_with_identical_outputs(make_layer, f
     model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(make_layer()(inputs)))
     model.compile("sgd", "mse")
     model.fit(features, np.ones((SHAPE[0], SHAPE[-1])), epochs=1, verbose=0)  # moves the BN statistics
-    path = tmp_path / "model.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)  # safe mode on: the layers are registered
+    loaded = saved_and_loaded(model, tmp_path)  # safe mode on: the layers are registered
     np.testing.assert_array_equal(numpy_of(loaded(features)), numpy_of(model(features)))
     assert type(loaded.layers[1]) is type(model.layers[1])
     assert loaded.layers[1].get_config() == model.layers[1].get_config()
