@@ -6,6 +6,7 @@ partly unknown (``None``) inside a functional model; a check only judges the dim
 """
 
 import keras
+import ml_dtypes
 import numpy as np
 from keras import ops
 
@@ -13,11 +14,18 @@ from keras import ops
 def as_float_tensor(x, name):
     """Returns ``x`` as a floating-point tensor, or raises ``TypeError`` naming the argument.
 
-    NumPy arrays, Python lists, backend tensors and KerasTensors are accepted. Integer and boolean
-    inputs are cast to Keras's float type; floating inputs keep their precision.
+    NumPy arrays (``bfloat16`` ones too), Python lists, backend tensors, variables and KerasTensors are
+    accepted. Integer and boolean inputs are cast to Keras's float type; floating inputs keep their
+    precision. A variable is read into a tensor (gradients still reach it).
     """
+    x = _read_variable(x)
     if isinstance(x, keras.KerasTensor) or ops.is_tensor(x):
         dtype = keras.backend.standardize_dtype(x.dtype)
+        if not any(kind in dtype for kind in ("float", "int", "bool")):  # not a string, not complex
+            raise TypeError(
+                f"Invalid value for argument {name}. Expected an array or a tensor of numbers. "
+                f"Received: {name} with dtype {dtype}"
+            )
     else:
         try:
             x = np.asarray(x)
@@ -26,7 +34,7 @@ def as_float_tensor(x, name):
                 f"Invalid value for argument {name}. Expected an array or a tensor of numbers. "
                 f"Received: {name}={x!r}"
             ) from error
-        if x.dtype.kind not in "biuf":
+        if x.dtype.kind not in "biuf" and x.dtype != ml_dtypes.bfloat16:
             raise TypeError(
                 f"Invalid value for argument {name}. Expected an array or a tensor of numbers. "
                 f"Received: {name} with dtype {x.dtype}"
@@ -37,9 +45,74 @@ def as_float_tensor(x, name):
     return ops.convert_to_tensor(x, dtype=dtype)
 
 
+def as_bool_mask(mask, name="mask"):
+    """Returns ``mask`` as a boolean tensor, or raises ``TypeError`` naming the argument.
+
+    Boolean masks pass; integer masks (0/1) are cast to bool, ``nonzero`` meaning "attend", the same for
+    NumPy arrays, lists and tensors. A floating mask is refused whatever it is held in: it may be an
+    additive mask (``0`` keep, ``-1e9`` drop) or a "1 means masked" mask, and casting either to bool
+    would silently attend to the wrong keys.
+    """
+    mask = _read_variable(mask)
+    is_tensor = isinstance(mask, keras.KerasTensor) or ops.is_tensor(mask)
+    if is_tensor:
+        dtype = keras.backend.standardize_dtype(mask.dtype)
+    else:
+        try:
+            mask = np.asarray(mask)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"Invalid value for argument {name}. Expected a boolean array (True means attend). "
+                f"Received: {name}={mask!r}"
+            ) from error
+        dtype = mask.dtype.name  # bool, int64, uint8, float64, str32, object, bfloat16...
+    if dtype != "bool" and not dtype.startswith(("int", "uint")):
+        raise TypeError(
+            f"Invalid value for argument {name}. Expected a boolean array (True means attend). "
+            f"Received: {name} with dtype {dtype}"
+        )
+    if not is_tensor:
+        return ops.convert_to_tensor(mask.astype(bool))
+    return mask if dtype == "bool" else ops.cast(mask, "bool")
+
+
+def _read_variable(x):
+    """A variable (Keras's or the backend's) as the tensor of its value; anything else unchanged."""
+    if isinstance(x, keras.Variable):
+        x = x.value
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(x, tf.Variable):
+            return tf.convert_to_tensor(x)
+    return x
+
+
+def lowest_float(dtype):
+    """The lowest finite value of a floating dtype (``bfloat16`` included), as a Python float."""
+    return float(ml_dtypes.finfo(keras.backend.standardize_dtype(dtype)).min)
+
+
+def smallest_normal_float(dtype):
+    """The smallest positive normal value of a floating dtype (``bfloat16`` included)."""
+    return float(ml_dtypes.finfo(keras.backend.standardize_dtype(dtype)).smallest_normal)
+
+
+def largest_float(dtype):
+    """The largest finite value of a floating dtype (``bfloat16`` included), as a Python float."""
+    return float(ml_dtypes.finfo(keras.backend.standardize_dtype(dtype)).max)
+
+
 def shape_of(x):
     """The static shape of ``x`` as a tuple (``None`` where unknown)."""
     return tuple(x.shape)
+
+
+def has_no_elements(x):
+    """Whether ``x`` is known, from its static shape, to hold no elements (a dimension of 0).
+
+    Eager tensors always have a static shape; an unknown (``None``) dimension counts as non-empty."""
+    return any(dim == 0 for dim in shape_of(x))
 
 
 def check_rank_at_least(x, name, rank, what):
@@ -98,6 +171,15 @@ def check_broadcasts_to(x, x_name, target, target_name):
         )
 
 
+def check_last_dim_positive(x, name, size="a feature size d"):
+    """Raises ``ValueError`` for a last axis of size 0: the scores would be divided by ``sqrt(0)``."""
+    if x.shape[-1] == 0:
+        raise ValueError(
+            f"Invalid shape for argument {name}. Expected {size} of at least 1 on the last axis "
+            f"(the scores are divided by its square root). Received: {name}.shape={tuple(x.shape)}"
+        )
+
+
 def check_one_of(value, name, allowed):
     if value not in allowed:
         raise ValueError(
@@ -111,4 +193,19 @@ def check_integer_at_least(value, name, minimum):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         named = {0: "a non-negative integer", 1: "a positive integer"}
         expected = named.get(minimum, f"an integer of at least {minimum}")
+        raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
+
+
+def check_bool(value, name):
+    """Raises ``TypeError`` unless ``value`` is a Python or NumPy bool (not a string, number or None)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Invalid value for argument {name}. Expected True or False. Received: {name}={value!r}")
+
+
+def check_positive_finite(value, name, error=TypeError, expected="a positive, finite number"):
+    """Raises ``ValueError`` unless ``value`` is a finite, positive real number, and ``error`` (by default
+    ``TypeError``) if it is not a real number at all (a bool, a string, None)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise error(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
+    if not (np.isfinite(value) and value > 0):
         raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")

@@ -29,30 +29,64 @@ def masked_softmax(scores, mask=None, axis=-1, *, temperature=1.0):
 
     Args:
         scores: ``(..., Tq, Tk)`` or any shape.
-        mask: optional boolean array broadcastable to ``scores``; ``True`` means "attend".
+        mask: optional boolean array or tensor broadcastable to ``scores``; ``True`` means "attend".
+            Integer 0/1 masks are read as booleans; a floating mask is a ``TypeError`` (it might be an
+            additive mask, ``-1e9`` meaning "drop", which a cast to bool would turn into "attend").
         axis: the axis the weights sum over (the keys).
-        temperature: a positive number ``T``; the scores are divided by it. Keyword only.
+        temperature: a positive number ``T``; the scores are divided by it, after subtracting their
+            maximum (so the quotient cannot overflow), in float32 or float64 if the scores' dtype cannot
+            hold ``T`` (``1e-8`` in float16). Keyword only.
 
     Returns:
         Weights of the shape and dtype of ``scores``, each row with an unmasked position summing to 1.
     """
     scores = check.as_float_tensor(scores, "scores")
     temperature = _check_temperature(temperature)
-    if temperature != 1.0:
-        scores = scores / ops.cast(temperature, scores.dtype)
+    if mask is not None:
+        mask = check.as_bool_mask(mask)
+        check.check_broadcasts_to(mask, "mask", scores, "scores")
+    if check.has_no_elements(scores):  # an empty batch or no queries: nothing to normalise
+        return ops.zeros_like(scores)
     if mask is None:
-        return ops.softmax(scores, axis=axis)
-    mask = _as_bool_mask(mask)
-    check.check_broadcasts_to(mask, "mask", scores, "scores")
+        if temperature == 1.0:
+            return ops.softmax(scores, axis=axis)
+        shifted = scores - ops.stop_gradient(ops.max(scores, axis=axis, keepdims=True))
+        return ops.softmax(_divided_by_temperature(shifted, temperature), axis=axis)
     # Fill masked scores with the lowest finite value, not -inf: a row that is all -inf would give
     # -inf - (-inf) = NaN below. exp() of the filled entries underflows to 0, and where() makes it exact.
-    lowest = float(np.finfo(keras.backend.standardize_dtype(scores.dtype)).min)
+    lowest = check.lowest_float(scores.dtype)
     filled = ops.where(mask, scores, ops.full_like(scores, lowest))
     shifted = filled - ops.stop_gradient(ops.max(filled, axis=axis, keepdims=True))
+    if temperature != 1.0:
+        shifted = _divided_by_temperature(shifted, temperature)
     exponentials = ops.where(mask, ops.exp(shifted), ops.zeros_like(shifted))
     total = ops.sum(exponentials, axis=axis, keepdims=True)
     # A fully masked row sums to 0; dividing by 1 instead leaves its zeros as they are.
     return exponentials / ops.where(total > 0, total, ops.ones_like(total))
+
+
+def _divided_by_temperature(shifted, temperature):
+    """``shifted / temperature`` for scores already shifted so that their largest is 0 (all <= 0).
+
+    Shifting first means the quotient can only fall towards -inf, where exp() gives 0, never overflow
+    to +inf (and inf - inf = NaN). A temperature that the scores' dtype cannot hold as a normal number
+    (``1e-8`` in float16 rounds to 0, and 0 / 0 = NaN) is applied in a wider float instead.
+    """
+    dtype = keras.backend.standardize_dtype(shifted.dtype)
+    for compute_dtype in (dtype, "float32", "float64"):
+        if check.smallest_normal_float(compute_dtype) <= temperature <= check.largest_float(compute_dtype):
+            break
+    else:  # below float64's normal range: processors flush such numbers to 0
+        raise ValueError(
+            "Invalid value for argument temperature. Expected a positive number that float64 holds as a "
+            f"normal number (at least {check.smallest_normal_float('float64')}). Received: "
+            f"temperature={temperature!r}"
+        )
+    # convert_to_tensor, not cast: ops.cast(1e-38, "float64") goes through float32 and flushes it to 0.
+    if compute_dtype == dtype:
+        return shifted / ops.convert_to_tensor(temperature, dtype)
+    quotient = ops.cast(shifted, compute_dtype) / ops.convert_to_tensor(temperature, compute_dtype)
+    return ops.cast(quotient, dtype)
 
 
 def sparsemax(scores, mask=None, axis=-1):
@@ -74,7 +108,8 @@ def sparsemax(scores, mask=None, axis=-1):
 
     Args:
         scores: ``(..., Tq, Tk)`` or any shape.
-        mask: optional boolean array broadcastable to ``scores``; ``True`` means "attend".
+        mask: optional boolean array or tensor broadcastable to ``scores``; ``True`` means "attend". As
+            in ``masked_softmax``, integer 0/1 masks are read as booleans and floating masks refused.
         axis: the axis the weights sum over (the keys).
 
     Returns:
@@ -82,15 +117,19 @@ def sparsemax(scores, mask=None, axis=-1):
     """
     scores = check.as_float_tensor(scores, "scores")
     if mask is None:
+        if check.has_no_elements(scores):  # an empty batch or no queries: nothing to normalise
+            return ops.zeros_like(scores)
         mask = ops.ones_like(scores, dtype="bool")
     else:
-        mask = _as_bool_mask(mask)
+        mask = check.as_bool_mask(mask)
         check.check_broadcasts_to(mask, "mask", scores, "scores")
+        if check.has_no_elements(scores):  # an empty batch or no queries: nothing to normalise
+            return ops.zeros_like(scores)
         mask = ops.logical_and(mask, ops.ones_like(scores, dtype="bool"))  # broadcast to the scores' shape
     # Sparsemax ignores a shift of every score, so shift the largest unmasked score to 0: the cumulative
     # sums below then stay small and exact. Masked scores become -2: the threshold is at least
     # max(z) - 1 = -1, so they fall below it and stay out of the support.
-    lowest = float(np.finfo(keras.backend.standardize_dtype(scores.dtype)).min)
+    lowest = check.lowest_float(scores.dtype)
     row_max = ops.max(ops.where(mask, scores, ops.full_like(scores, lowest)), axis=axis, keepdims=True)
     row_max = ops.where(ops.any(mask, axis=axis, keepdims=True), row_max, ops.zeros_like(row_max))
     z = ops.where(mask, scores - ops.stop_gradient(row_max), ops.full_like(scores, -2.0))
@@ -140,16 +179,9 @@ def causal_mask(num_queries, num_keys=None):
     return ops.convert_to_tensor(np.tril(np.ones((num_queries, num_keys), dtype=bool)))
 
 
-def _as_bool_mask(mask):
-    if isinstance(mask, keras.KerasTensor) or ops.is_tensor(mask):
-        return mask if keras.backend.standardize_dtype(mask.dtype) == "bool" else ops.cast(mask, "bool")
-    mask = np.asarray(mask)
-    if mask.dtype.kind not in "biu":
-        raise TypeError(
-            "Invalid value for argument mask. Expected a boolean array (True means attend). "
-            f"Received: mask with dtype {mask.dtype}"
-        )
-    return ops.convert_to_tensor(mask.astype(bool))
+def _as_bool_mask(mask, name="mask"):
+    """``mask`` as a boolean tensor; a floating mask is a ``TypeError`` (see ``check.as_bool_mask``)."""
+    return check.as_bool_mask(mask, name)
 
 
 def _check_temperature(temperature):

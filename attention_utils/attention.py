@@ -66,7 +66,9 @@ def attend(query, value, key=None, score="scaled_dot", mask=None):
     )
     scores = score_function(query, key)
     weights = masked_softmax(scores, mask)
-    context = ops.matmul(weights, ops.cast(value, weights.dtype))
+    # The wider of the two dtypes: float16 weights must not round float32 values (nor the other way).
+    dtype = keras.backend.result_type(weights.dtype, value.dtype)
+    context = ops.matmul(ops.cast(weights, dtype), ops.cast(value, dtype))
     return context, weights
 
 
@@ -106,15 +108,17 @@ def blockwise_attend(query, value, key=None, score="scaled_dot", mask=None, *, c
         score: ``"dot"``, ``"scaled_dot"`` or ``"cosine"``, or a callable ``score(query, key)`` that
             scores every row of ``query`` against every row of ``key`` (it is called on blocks).
         mask: optional boolean array broadcastable to ``(..., Tq, Tk)``; ``True`` means "attend".
-        causal: if ``True``, query ``i`` also ignores keys ``j > i``, as with ``causal_mask``; tiles
+        causal: a bool; if ``True``, query ``i`` also ignores keys ``j > i``, as with ``causal_mask``; tiles
             above the diagonal are skipped rather than computed and masked. Keyword only.
         block_size: keys per block (the last block may be shorter). Keyword only.
         query_block_size: queries per block. Keyword only.
 
     Returns:
-        The context, ``(..., Tq, d_value)``. A query whose keys are all masked gets a zero context.
+        The context, ``(..., Tq, d_value)``. A query whose keys are all masked, or that has no keys
+        (``Tk = 0``), gets a zero context; an empty batch or ``Tq = 0`` gives an empty context.
     """
     query, key, value = _queries_keys_values(query, value, key, score)
+    check.check_bool(causal, "causal")
     block_size = _integer_at_least(block_size, "block_size", 1)
     query_block_size = _integer_at_least(query_block_size, "query_block_size", 1)
     band = _causal_band if causal else None
@@ -147,14 +151,16 @@ def windowed_attend(query, value, key=None, score="scaled_dot", mask=None, *, wi
         mask: optional boolean array broadcastable to ``(..., Tq, Tk)``, combined with the band.
         window: a non-negative integer, how many positions each query sees on either side. Keyword
             only, required.
-        causal: if ``True``, only the keys at and before the query's position. Keyword only.
+        causal: a bool; if ``True``, only the keys at and before the query's position. Keyword only.
         block_size: queries per block. Keyword only.
 
     Returns:
-        The context, ``(..., Tq, d_value)``. A query with no key in its window gets a zero context.
+        The context, ``(..., Tq, d_value)``. A query with no key in its window gets a zero context; an
+        empty batch or ``Tq = 0`` gives an empty context.
     """
     query, key, value = _queries_keys_values(query, value, key, score)
     window = _integer_at_least(window, "window", 0)
+    check.check_bool(causal, "causal")
     block_size = _integer_at_least(block_size, "block_size", 1)
     num_keys = key.shape[-2]
 
@@ -191,20 +197,29 @@ def linear_attend(query, value, key=None, *, causal=False, key_mask=None, block_
         query: ``(..., Tq, d)``.
         value: ``(..., Tk, d_value)``.
         key: ``(..., Tk, d)``; defaults to ``value``.
-        causal: if ``True``, query ``i`` reads keys ``0 .. i`` only, as with ``causal_mask``. Keyword only.
+        causal: a bool; if ``True``, query ``i`` reads keys ``0 .. i`` only, as with ``causal_mask``.
+            Keyword only.
         key_mask: optional boolean array broadcastable to ``(..., Tk)``, ``True`` for keys to attend
             to (a padding mask); a per-pair ``(Tq, Tk)`` mask cannot be factorised. Keyword only.
         block_size: positions per block when ``causal=True``. Keyword only.
 
     Returns:
-        The context, ``(..., Tq, d_value)``. A query with no key to read gets a zero context.
+        The context, ``(..., Tq, d_value)``. A query with no key to read gets a zero context; an empty
+        batch or ``Tq = 0`` gives an empty context.
     """
     query, key, value = _queries_keys_values(query, value, key, "dot")
+    check.check_bool(causal, "causal")
     block_size = _integer_at_least(block_size, "block_size", 1)
-    query_features, key_features = _elu_plus_one(query), _elu_plus_one(key)
     if key_mask is not None:
-        key_mask = _as_bool_mask(key_mask)
+        key_mask = _as_bool_mask(key_mask, "key_mask")
         check.check_broadcasts_to(key_mask, "key_mask", keras.KerasTensor(key.shape[:-1]), "key[..., 0]")
+    if _no_query_or_key(query, key, value):
+        return _empty_or_zero_context(query, key, value)
+    # phi(q_i) may be scaled by any positive number per query, and phi(k_j) by one number for all the
+    # keys: both cancel between numerator and denominator. Scaling the largest feature to 1 keeps
+    # exp(x) for very negative x from underflowing to 0 (a zero context) where the ratio is well defined.
+    query_features, key_features = _elu_plus_one(query, axis=-1), _elu_plus_one(key, axis=(-2, -1))
+    if key_mask is not None:
         # A masked key with phi(k) = 0 adds nothing to either sum.
         key_features = key_features * ops.cast(key_mask, key_features.dtype)[..., None]
     if not causal:
@@ -241,9 +256,21 @@ def linear_attend(query, value, key=None, *, causal=False, key_mask=None, block_
     return contexts[0] if len(contexts) == 1 else ops.concatenate(contexts, axis=-2)
 
 
-def _elu_plus_one(x):
-    """The feature map of Katharopoulos et al. 2020, section 3.2: positive, so weights stay positive."""
-    return ops.elu(x) + 1.0
+def _elu_plus_one(x, axis=None):
+    """The feature map of Katharopoulos et al. 2020, section 3.2: positive, so weights stay positive.
+
+    ``elu(x) + 1`` is ``x + 1`` for ``x > 0`` and ``exp(x)`` otherwise, computed as such: ``(exp(x) - 1)
+    + 1`` would cancel to 0 in float32 below ``x = -17``. With ``axis``, the features are divided by
+    ``exp(m)``, ``m = min(max(x over axis), 0)``: where every ``x`` along ``axis`` is negative, the
+    largest feature becomes 1 instead of ``exp(max(x))``, which could underflow.
+    """
+    if check.has_no_elements(x):  # nothing to map (and ops.max refuses an empty tensor)
+        return x + 1.0
+    negative_part = ops.minimum(x, 0.0)  # exp() of the branch where() drops must not overflow (NaN gradients)
+    if axis is not None:
+        shift = ops.stop_gradient(ops.minimum(ops.max(x, axis=axis, keepdims=True), 0.0))
+        negative_part = negative_part - shift
+    return ops.where(x > 0, x + 1.0, ops.exp(negative_part))
 
 
 def _causal_band(q_start, q_stop, k_start, k_stop):
@@ -267,9 +294,11 @@ def _online_softmax_attention(query, key, value, score, mask, query_block_size, 
     traces quickly and runs one tile after the other.
     """
     query, key, score_tile = _prepared_for_score(query, key, score)
+    if _no_query_or_key(query, key, value):
+        return _empty_or_zero_context(query, key, value)
     num_queries, num_keys = query.shape[-2], key.shape[-2]
     num_whole = 0 if key_block_size is None else num_keys // key_block_size
-    lowest = float(np.finfo(keras.backend.standardize_dtype(query.dtype)).min)
+    lowest = check.lowest_float(query.dtype)
 
     def blocks(x, axis):  # (..., n, ...) -> (..., num_whole, key_block_size, ...) along axis
         shape = tuple(ops.shape(x))
@@ -324,6 +353,18 @@ class _Tiles:
         scores = self.score_tile(self.query_block, ops.take(self.key_blocks, index, axis=-3))
         values = ops.take(self.value_blocks, index, axis=-3)
         return _online_softmax_step(state, scores, values, tile_mask, self.lowest)
+
+
+def _no_query_or_key(query, key, value):
+    """Whether there is nothing to attend with or to: an empty batch, no queries, or no keys."""
+    return any(dim == 0 for x in (query, key, value) for dim in x.shape[:-1])
+
+
+def _empty_or_zero_context(query, key, value):
+    """The context when ``_no_query_or_key``: of shape ``(..., Tq, d_value)``, empty for an empty batch or
+    no queries, and zeros for queries with no key to read (as for a query whose keys are all masked)."""
+    no_scores = ops.matmul(query[..., :0], ops.swapaxes(key[..., :0], -1, -2))  # (..., Tq, Tk), all zeros
+    return ops.matmul(no_scores, value)
 
 
 def _one_iteration_at_a_time_loop(lower, upper, body, state):
@@ -395,10 +436,10 @@ def _prepared_for_score(query, key, score):
     if callable(score):
         return query, key, score
     if score == "scaled_dot":
+        check.check_last_dim_positive(query, "query")
         query = query / ops.sqrt(ops.cast(query.shape[-1], query.dtype))
     elif score == "cosine":
-        query = query / ops.maximum(ops.norm(query, axis=-1, keepdims=True), 1e-12)
-        key = key / ops.maximum(ops.norm(key, axis=-1, keepdims=True), 1e-12)
+        query, key = score_functions.unit_vectors(query), score_functions.unit_vectors(key)
     return query, key, lambda query_block, key_block: ops.matmul(query_block, ops.swapaxes(key_block, -1, -2))
 
 
@@ -416,7 +457,7 @@ def _scores_mask(mask, query, key):
     """``mask`` as a boolean tensor of rank >= 2, checked to broadcast to the scores ``(..., Tq, Tk)``."""
     if mask is None:
         return None
-    mask = _as_bool_mask(mask)
+    mask = _as_bool_mask(mask, "mask")
     batch_shape = np.broadcast_shapes(*(tuple(1 if dim is None else dim for dim in x.shape[:-2])
                                         for x in (query, key)))
     scores_shape = batch_shape + (query.shape[-2], key.shape[-2])
@@ -450,10 +491,9 @@ def _queries_keys_values(query, value, key, score):
     check.check_leading_dims_broadcast(query, "query", key, key_name)
     check.check_leading_dims_broadcast(key, key_name, value, "value")
     for x, name in ((query, "query"), (key, key_name)):
-        length = x.shape[-2]
-        if length is None or length < 1:
+        if x.shape[-2] is None:
             raise ValueError(
-                f"Invalid shape for argument {name}. Expected a known length of at least 1 on axis -2 "
+                f"Invalid shape for argument {name}. Expected a known length on axis -2 "
                 f"(the blocks are cut at fixed positions). Received: {name}.shape={tuple(x.shape)}"
             )
     dtype = keras.backend.result_type(query.dtype, key.dtype, value.dtype)

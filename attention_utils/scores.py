@@ -13,18 +13,21 @@ against query ``i``. Leading (batch, head) dimensions broadcast.
 | `additive`   | v^T tanh(W_q q + W_k k)           | Bahdanau et al. 2014, eq. 6     |
 | `projected`  | (q W_q) . (k W_k) / sqrt(units)   | Vaswani et al. 2017, sec. 3.2.2 |
 
+Inputs of different floating precisions (float16 and float32, say) are cast to the wider one.
+
 The first three have no parameters; ``attend(score=...)`` accepts them by name. ``projected`` with
 ``scale=1.0`` is the low-rank form of ``bilinear``: ``W = W_q W_k^T`` of rank at most ``units``.
 """
 
-import numbers
-
+import keras
 from keras import ops
 
 from attention_utils import _validation as check
 
 
 def _queries_and_keys(query, key, same_size=True):
+    """``query`` and ``key`` as checked tensors of one floating dtype: of different precisions (say
+    float16 and float32), both are cast to the wider one, as NumPy would, rather than failing in matmul."""
     query = check.as_float_tensor(query, "query")
     key = check.as_float_tensor(key, "key")
     check.check_rank_at_least(query, "query", 2, "(..., Tq, d)")
@@ -34,7 +37,30 @@ def _queries_and_keys(query, key, same_size=True):
             query, "query", -1, key, "key", -1, "queries and keys must have the same feature size d"
         )
     check.check_leading_dims_broadcast(query, "query", key, "key")
-    return query, key
+    dtype = _common_float_dtype(query, key)
+    return ops.cast(query, dtype), ops.cast(key, dtype)
+
+
+def _common_float_dtype(*tensors):
+    return keras.backend.result_type(*(tensor.dtype for tensor in tensors))
+
+
+def unit_vectors(x, epsilon=1e-12):
+    """``x / max(|x|, epsilon)`` over the last axis, without overflow or underflow in ``|x|``.
+
+    ``|x|`` is computed as ``s |x / s|`` with ``s`` the largest absolute component, so squaring cannot
+    overflow (``|x|`` of ``[1e20] * 3`` in float32, or of ``[200] * 3`` in float16, is finite) nor
+    underflow. An all-zero vector stays zero, never NaN, even where ``epsilon`` rounds to 0 (float16).
+    """
+    if check.has_no_elements(x):  # nothing to normalise (and ops.max refuses an empty tensor)
+        return x
+    # The result does not depend on the scale s, so no gradient needs to flow through it.
+    largest = ops.stop_gradient(ops.max(ops.abs(x), axis=-1, keepdims=True))
+    largest = ops.where(largest > 0, largest, ops.ones_like(largest))
+    scaled = x / largest  # components in [-1, 1], the largest of magnitude 1
+    floor = ops.cast(epsilon, x.dtype) / largest  # |x| >= epsilon  <=>  |scaled| >= epsilon / largest
+    denominator = ops.maximum(ops.norm(scaled, axis=-1, keepdims=True), floor)
+    return scaled / ops.where(denominator > 0, denominator, ops.ones_like(denominator))
 
 
 def _matmul_transposed(a, b):
@@ -70,6 +96,7 @@ def scaled_dot(query, key):
         Scores of shape ``(..., Tq, Tk)``.
     """
     query, key = _queries_and_keys(query, key)
+    check.check_last_dim_positive(query, "query")
     d = ops.cast(ops.shape(query)[-1], query.dtype)
     return _matmul_transposed(query, key) / ops.sqrt(d)
 
@@ -89,9 +116,7 @@ def cosine(query, key, epsilon=1e-12):
         Scores of shape ``(..., Tq, Tk)``.
     """
     query, key = _queries_and_keys(query, key)
-    unit_query = query / ops.maximum(ops.norm(query, axis=-1, keepdims=True), epsilon)
-    unit_key = key / ops.maximum(ops.norm(key, axis=-1, keepdims=True), epsilon)
-    return _matmul_transposed(unit_query, unit_key)
+    return _matmul_transposed(unit_vectors(query, epsilon), unit_vectors(key, epsilon))
 
 
 def bilinear(query, key, weight):
@@ -114,6 +139,8 @@ def bilinear(query, key, weight):
     check.check_rank(weight, "weight", 2, "(d_query, d_key)")
     check.check_dims_match(query, "query", -1, weight, "weight", 0, "weight must have d_query rows")
     check.check_dims_match(key, "key", -1, weight, "weight", 1, "weight must have d_key columns")
+    dtype = _common_float_dtype(query, weight)
+    query, key, weight = (ops.cast(x, dtype) for x in (query, key, weight))
     return _matmul_transposed(ops.matmul(query, weight), key)
 
 
@@ -148,6 +175,8 @@ def additive(query, key, w_query, w_key, v):
     check.check_dims_match(key, "key", -1, w_key, "w_key", 0, "w_key must have d_key rows")
     check.check_dims_match(w_query, "w_query", 1, w_key, "w_key", 1, "both project to the same units")
     check.check_dims_match(w_query, "w_query", 1, v, "v", 0, "v must have one entry per unit")
+    dtype = _common_float_dtype(query, w_query, w_key, v)
+    query, key, w_query, w_key, v = (ops.cast(x, dtype) for x in (query, key, w_query, w_key, v))
     projected_query = ops.expand_dims(ops.matmul(query, w_query), -2)  # (..., Tq, 1, units)
     projected_key = ops.expand_dims(ops.matmul(key, w_key), -3)  # (..., 1, Tk, units)
     return ops.sum(ops.multiply(ops.tanh(ops.add(projected_query, projected_key)), v), axis=-1)
@@ -174,7 +203,7 @@ def projected(query, key, w_query, w_key, scale=None):
         w_query: ``W_q``, of shape ``(d_query, units)`` or ``(num_heads, d_query, units)``.
         w_key: ``W_k``, of shape ``(d_key, units)`` or ``(num_heads, d_key, units)``, the same rank as
             ``w_query``.
-        scale: a positive number multiplying the scores; ``None`` means ``1 / sqrt(units)``.
+        scale: a positive, finite number multiplying the scores; ``None`` means ``1 / sqrt(units)``.
 
     Returns:
         Scores of shape ``(..., Tq, Tk)``, or ``(..., num_heads, Tq, Tk)`` for rank-3 weights.
@@ -199,11 +228,13 @@ def projected(query, key, w_query, w_key, scale=None):
     check.check_dims_match(key, "key", -1, w_key, "w_key", -2, "w_key must have d_key rows")
     check.check_dims_match(w_query, "w_query", -1, w_key, "w_key", -1, "both project to the same units")
     if scale is None:
+        check.check_last_dim_positive(w_query, "w_query", "a number of units")
         scale = 1.0 / float(w_query.shape[-1]) ** 0.5
-    elif isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not scale > 0:
-        raise ValueError(
-            f"Invalid value for argument scale. Expected a positive number or None. Received: scale={scale!r}"
-        )
+    else:
+        # (A scale that is not a number is a ValueError here, as it always was.)
+        check.check_positive_finite(scale, "scale", error=ValueError, expected="a positive, finite number or None")
+    dtype = _common_float_dtype(query, w_query, w_key)
+    query, key, w_query, w_key = (ops.cast(x, dtype) for x in (query, key, w_query, w_key))
     if len(w_query.shape) == 3:
         # (..., 1, T, d) @ (num_heads, d, units) -> (..., num_heads, T, units)
         query, key = ops.expand_dims(query, -3), ops.expand_dims(key, -3)
