@@ -6,15 +6,12 @@ import ml_dtypes
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import numpy_of
 from keras import ops
 
 from attention_utils import attend, masked_softmax, scores
 from attention_utils.alignment import sparsemax
 from attention_utils.attention import blockwise_attend, linear_attend, windowed_attend
-
-
-def numpy_of(x):
-    return ops.convert_to_numpy(ops.cast(x, "float64"))  # (bfloat16 tensors convert to NumPy with a warning)
 
 
 def numpy_softmax(x, axis=-1):
