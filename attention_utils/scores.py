@@ -12,6 +12,7 @@ against query ``i``. Leading (batch, head) dimensions broadcast.
 | `bilinear`   | q^T W k                           | Luong et al. 2015, "general"    |
 | `additive`   | v^T tanh(W_q q + W_k k)           | Bahdanau et al. 2014, eq. 6     |
 | `projected`  | (q W_q) . (k W_k) / sqrt(units)   | Vaswani et al. 2017, sec. 3.2.2 |
+| `gaussian`   | -|q - k|^2 / (2 w^2)              | Nadaraya 1964, Watson 1964      |
 
 Inputs of different floating precisions (float16 and float32, say) are cast to the wider one.
 
@@ -117,6 +118,28 @@ def cosine(query, key, epsilon=1e-12):
     """
     query, key = _queries_and_keys(query, key)
     return _matmul_transposed(unit_vectors(query, epsilon), unit_vectors(key, epsilon))
+
+
+def gaussian(query, key, width):
+    """The Gaussian kernel's score, ``s(q, k) = -|q - k|^2 / (2 w^2)``: close keys score high.
+
+    A softmax over these scores gives the Nadaraya-Watson kernel regression weights (Nadaraya 1964,
+    Watson 1964), attention pooling with a fixed score and no parameters to learn (notebook 01). The
+    width ``w`` sets how far a query looks: the weights of keys farther than a few widths vanish.
+
+    Args:
+        query: ``(..., Tq, d)``.
+        key: ``(..., Tk, d)``.
+        width: the kernel's width ``w``, a positive, finite number.
+
+    Returns:
+        Scores of shape ``(..., Tq, Tk)``; the differences are taken pairwise, so memory grows as
+        ``Tq * Tk * d``: meant for small ``d``, as in kernel regression.
+    """
+    check.check_positive_finite(width, "width")
+    query, key = _queries_and_keys(query, key)
+    differences = ops.expand_dims(query, -2) - ops.expand_dims(key, -3)  # (..., Tq, Tk, d)
+    return -ops.sum(differences**2, axis=-1) / ops.cast(2 * width**2, query.dtype)
 
 
 def bilinear(query, key, weight):

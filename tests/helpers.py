@@ -37,3 +37,22 @@ def saved_and_loaded(model, tmp_path, name="model.keras"):
     path = tmp_path / name
     model.save(path)
     return keras.models.load_model(path, safe_mode=True)
+
+
+def elu_plus_one(x):
+    """phi(x) = elu(x) + 1 in NumPy, written so it cannot cancel: x + 1 above 0, exp(x) below."""
+    x = np.asarray(x)
+    return np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
+
+
+def linear_attention(query, key, value, causal=False, key_mask=None):
+    """Katharopoulos et al. 2020, eq. 2 with sim(q, k) = phi(q) . phi(k), in float64, every pair scored:
+    the O(T^2) reference for `linear_attend`. Masked keys, and the future when causal, score 0."""
+    query, key, value = (np.asarray(x, dtype="float64") for x in (query, key, value))
+    similarity = elu_plus_one(query) @ np.swapaxes(elu_plus_one(key), -1, -2)
+    if causal:
+        similarity = similarity * np.tril(np.ones((query.shape[-2], key.shape[-2])))
+    if key_mask is not None:
+        similarity = similarity * np.asarray(key_mask)[..., None, :]
+    total = similarity.sum(-1, keepdims=True)
+    return (similarity @ value) / np.where(total > 0, total, 1.0)

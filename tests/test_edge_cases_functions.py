@@ -6,7 +6,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import numpy_of
+from helpers import linear_attention, numpy_of
 from keras import ops
 
 from attention_utils import attend, masked_softmax, scores
@@ -17,20 +17,6 @@ from attention_utils.attention import blockwise_attend, linear_attend, windowed_
 def numpy_softmax(x, axis=-1):
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
-
-
-def elu_plus_one(x):
-    return np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
-
-
-def explicit_linear_attention(query, key, value, causal=False):
-    """Katharopoulos et al. 2020, eq. 2 with phi = elu + 1, in float64, every pair scored."""
-    query, key, value = (np.asarray(x, dtype="float64") for x in (query, key, value))
-    similarity = elu_plus_one(query) @ np.swapaxes(elu_plus_one(key), -1, -2)
-    if causal:
-        similarity = similarity * np.tril(np.ones((query.shape[-2], key.shape[-2])))
-    total = similarity.sum(-1, keepdims=True)
-    return (similarity @ value) / np.where(total > 0, total, 1.0)
 
 
 @pytest.fixture
@@ -197,11 +183,11 @@ def test_linear_attend_with_very_negative_inputs_equals_the_float64_reference(rn
     key = rng.uniform(low, low / 2, size=(2, 7, 4)).astype("float32")
     value = rng.normal(size=(2, 7, 3)).astype("float32")
     if low > -50:  # the float64 reference itself underflows beyond
-        expected = explicit_linear_attention(query, key, value, causal=causal)
+        expected = linear_attention(query, key, value, causal=causal)
     else:  # shift the reference: the ratio is unchanged by scaling phi(q_i) per query and phi(k) for all keys
         q_shift = query.astype("float64").max(-1, keepdims=True)
         k_shift = key.astype("float64").max((-2, -1), keepdims=True)
-        expected = explicit_linear_attention(query - q_shift, key - k_shift, value, causal=causal)
+        expected = linear_attention(query - q_shift, key - k_shift, value, causal=causal)
     context = numpy_of(linear_attend(query, value, key, causal=causal, block_size=3))
     assert np.abs(context).max() > 0.01  # not the zero context of cancelled features
     np.testing.assert_allclose(context, expected, rtol=1e-5, atol=1e-5)
@@ -211,7 +197,7 @@ def test_linear_attend_on_ordinary_inputs_equals_the_reference(rng):
     query, key, value = rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 7, 4)), rng.normal(size=(2, 7, 3))
     for causal in (False, True):
         np.testing.assert_allclose(numpy_of(linear_attend(query, value, key, causal=causal, block_size=2)),
-                                   explicit_linear_attention(query, key, value, causal=causal), atol=1e-10)
+                                   linear_attention(query, key, value, causal=causal), atol=1e-10)
 
 
 def test_linear_attend_gradients_are_finite_for_large_inputs():

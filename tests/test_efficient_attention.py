@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import numpy_of
+from helpers import linear_attention, numpy_of
 from keras import ops
 
 from attention_utils import attend, causal_mask
@@ -27,21 +27,6 @@ def query_key_value(rng):
 def band_mask(num_queries, num_keys, window, causal=False):
     offset = np.arange(num_queries)[:, None] - np.arange(num_keys)[None, :]  # i - j
     return (offset <= window) & (offset >= (0 if causal else -window))
-
-
-def elu_plus_one(x):
-    return np.where(x > 0, x + 1.0, np.exp(x))
-
-
-def explicit_linear_attention(query, key, value, causal=False, key_mask=None):
-    """Katharopoulos et al. 2020, eq. 2 with sim(q, k) = phi(q) . phi(k): every pair scored, O(T^2)."""
-    similarity = elu_plus_one(query) @ np.swapaxes(elu_plus_one(key), -1, -2)
-    if causal:
-        similarity = similarity * np.tril(np.ones((query.shape[-2], key.shape[-2])))
-    if key_mask is not None:
-        similarity = similarity * key_mask[..., None, :]
-    total = similarity.sum(-1, keepdims=True)
-    return (similarity @ value) / np.where(total > 0, total, 1.0)
 
 
 # blockwise_attend: exact attention, tile by tile
@@ -195,7 +180,7 @@ def test_linear_equals_its_explicit_quadratic_formula(rng, causal, lengths, bloc
     num_queries, num_keys = lengths
     query, key = rng.normal(size=(2, 3, num_queries, 4)), rng.normal(size=(2, 3, num_keys, 4))
     value = rng.normal(size=(2, 3, num_keys, 5))
-    expected = explicit_linear_attention(query, key, value, causal=causal)
+    expected = linear_attention(query, key, value, causal=causal)
     context = linear_attend(query, value, key, causal=causal, block_size=block_size)
     np.testing.assert_allclose(numpy_of(context), expected, atol=ATOL)
 
@@ -206,7 +191,7 @@ def test_linear_with_a_key_mask(query_key_value, causal):
     key_mask = np.ones((2, 1, TK), dtype=bool)
     key_mask[1, 0, 5:] = False
     key_mask[0, 0, :] = False  # nothing to read: zero context
-    expected = explicit_linear_attention(query, key, value, causal=causal, key_mask=key_mask)
+    expected = linear_attention(query, key, value, causal=causal, key_mask=key_mask)
     context = numpy_of(linear_attend(query, value, key, causal=causal, key_mask=key_mask, block_size=4))
     np.testing.assert_allclose(context, expected, atol=ATOL)
     assert np.all(context[0] == 0.0)

@@ -226,3 +226,21 @@ def test_weights_of_another_float_precision_are_accepted(rng):
     np.testing.assert_allclose(numpy_of(scores.additive(query, key, w_query, w_key, v)), expected, rtol=1e-5)
     expected = (query @ w_query) @ (key @ w_key).T / np.sqrt(7)
     np.testing.assert_allclose(numpy_of(scores.projected(query, key, w_query, w_key)), expected, rtol=1e-5)
+
+
+def test_gaussian_is_minus_the_squared_distance_over_twice_the_squared_width(rng):
+    query, key = rng.normal(size=(2, 3, 2)), rng.normal(size=(2, 5, 2))
+    expected = -((query[:, :, None, :] - key[:, None, :, :]) ** 2).sum(-1) / (2 * 0.7**2)
+    np.testing.assert_allclose(numpy_of(scores.gaussian(query, key, 0.7)), expected, rtol=1e-6)
+
+
+def test_gaussian_scores_the_key_at_the_query_highest(rng):
+    positions = np.linspace(0, 5, 11)[:, None]
+    assert (numpy_of(scores.gaussian(positions, positions, 1.0)).argmax(-1) == np.arange(11)).all()
+
+
+@pytest.mark.parametrize("width, error", [(0.0, ValueError), (-1.0, ValueError), (np.inf, ValueError),
+                                          (np.nan, ValueError), ("1", TypeError), (None, TypeError)])
+def test_gaussian_width_must_be_positive_and_finite(width, error):
+    with pytest.raises(error, match="argument width"):
+        scores.gaussian(np.zeros((2, 1)), np.zeros((3, 1)), width)

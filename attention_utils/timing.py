@@ -1,0 +1,42 @@
+"""Timing a computation the way the notebooks' cost measurements do: the best of a few calls."""
+
+import time
+
+from keras import ops
+
+from attention_utils import _validation as check
+
+
+def best_time(function, *args, repeats=3, budget=0.0, max_repeats=20):
+    """The fastest wall-clock time of several calls of ``function(*args)``, and the result.
+
+    One call first, untimed: it traces, builds and warms caches. Then ``function`` runs at least
+    ``repeats`` times, and more while the timed calls add up to less than ``budget`` seconds (at most
+    ``max_repeats``). The minimum is the least disturbed run: on a shared machine, others can only slow a
+    call down. Each call's result is converted to NumPy inside the timing, so the time includes waiting
+    for the computation, not only launching it.
+
+    Args:
+        function: any callable returning a tensor or an array.
+        *args: its arguments.
+        repeats: the least number of timed calls, a positive integer.
+        budget: keep calling while the timed calls total less than this many seconds (0: just
+            ``repeats`` calls).
+        max_repeats: the most timed calls, at least ``repeats``.
+
+    Returns:
+        ``(seconds, result)``: the fastest call's time and the last result, as a NumPy array.
+    """
+    if not callable(function):
+        raise TypeError(f"Invalid value for argument function. Expected a callable. Received: function={function!r}")
+    check.check_integer_at_least(repeats, "repeats", 1)
+    check.check_integer_at_least(max_repeats, "max_repeats", repeats)
+    if budget != 0:
+        check.check_positive_finite(budget, "budget")
+    result = ops.convert_to_numpy(function(*args))
+    times = []
+    while len(times) < repeats or (sum(times) < budget and len(times) < max_repeats):
+        start = time.perf_counter()
+        result = ops.convert_to_numpy(function(*args))  # wait for the result, not just for the call
+        times.append(time.perf_counter() - start)
+    return min(times), result
