@@ -209,3 +209,34 @@ def check_positive_finite(value, name, error=TypeError, expected="a positive, fi
         raise error(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
+
+
+def check_built_features(layer, x, name, built_dim, dim_name="features"):
+    """Raises ``ValueError`` when the last dimension of ``x`` is known and differs from ``built_dim``,
+    the size ``layer`` was built for (``None`` passes): its weights are sized for that one."""
+    dim = tuple(x.shape)[-1]
+    if built_dim is not None and dim is not None and dim != built_dim:
+        raise ValueError(
+            f"Invalid shape for argument {name}. {layer.__class__.__name__} '{layer.name}' was built for "
+            f"{dim_name}={built_dim} ({name}.shape[-1]), and its weights fix that size. "
+            f"Received: {name}.shape={tuple(x.shape)}"
+        )
+
+
+def check_sequence_mask(mask, name, x, x_name, length_name):
+    """Checks a ``(batch_size, T)`` mask against ``x`` ``(batch_size, T, d)``; returns it (as an array if
+    it was a list). ``None`` passes; a batch of 1 broadcasts; unknown dimensions pass."""
+    if mask is None:
+        return None
+    if not hasattr(mask, "shape"):
+        mask = np.asarray(mask)
+    shape, x_shape = tuple(mask.shape), tuple(x.shape)
+    fits = len(shape) == 2 and (
+        shape[1] is None or x_shape[1] is None or shape[1] == x_shape[1]
+    ) and (shape[0] in (None, 1) or x_shape[0] is None or shape[0] == x_shape[0])
+    if not fits:
+        raise ValueError(
+            f"Invalid shape for argument {name}. Expected (batch_size, {length_name}), one entry per "
+            f"position of {x_name}. Received: {name}.shape={shape}, {x_name}.shape={x_shape}"
+        )
+    return mask

@@ -46,7 +46,7 @@ def masked_softmax(scores, mask=None, axis=-1, *, temperature=1.0):
         mask = check.as_bool_mask(mask)
         check.check_broadcasts_to(mask, "mask", scores, "scores")
     if check.has_no_elements(scores):  # an empty batch or no queries: nothing to normalise
-        return ops.zeros_like(scores)
+        return scores  # (itself, not zeros_like: TF's graph optimiser can crash on zeros of an empty batch)
     if mask is None:
         if temperature == 1.0:
             return ops.softmax(scores, axis=axis)
@@ -118,13 +118,13 @@ def sparsemax(scores, mask=None, axis=-1):
     scores = check.as_float_tensor(scores, "scores")
     if mask is None:
         if check.has_no_elements(scores):  # an empty batch or no queries: nothing to normalise
-            return ops.zeros_like(scores)
+            return scores  # (empty, as above)
         mask = ops.ones_like(scores, dtype="bool")
     else:
         mask = check.as_bool_mask(mask)
         check.check_broadcasts_to(mask, "mask", scores, "scores")
         if check.has_no_elements(scores):  # an empty batch or no queries: nothing to normalise
-            return ops.zeros_like(scores)
+            return scores  # (empty, as above)
         mask = ops.logical_and(mask, ops.ones_like(scores, dtype="bool"))  # broadcast to the scores' shape
     # Sparsemax ignores a shift of every score, so shift the largest unmasked score to 0: the cumulative
     # sums below then stay small and exact. Masked scores become -2: the threshold is at least

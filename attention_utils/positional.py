@@ -30,7 +30,7 @@ def _frequencies(depth):
     return BASE ** (-np.arange(0, depth, 2) / depth)
 
 
-def sinusoidal_positional_encoding(length, depth):
+def sinusoidal_positional_encoding(length, depth, dtype="float32"):
     """The sinusoidal positional encodings of positions ``0 .. length - 1`` (Vaswani et al. 2017, 3.5).
 
     ``PE[pos, 2i] = sin(pos w_i)`` and ``PE[pos, 2i + 1] = cos(pos w_i)`` with
@@ -41,17 +41,25 @@ def sinusoidal_positional_encoding(length, depth):
     Args:
         length: the number of positions, a positive integer.
         depth: the size of each encoding (``d_model``), a positive even integer.
+        dtype: the NumPy float dtype of the result, ``"float32"`` by default (``"float64"`` keeps the
+            full precision of the computation).
 
     Returns:
-        A float32 NumPy array of shape ``(length, depth)``, every entry in ``[-1, 1]``.
+        A NumPy array of shape ``(length, depth)`` and dtype ``dtype``, every entry in ``[-1, 1]``.
     """
     _check_positive_integer(length, "length")
     _check_positive_integer(depth, "depth", even=True)
+    try:
+        is_float = np.dtype(dtype).kind == "f"
+    except TypeError:
+        is_float = False
+    if not is_float:
+        raise TypeError(f"Invalid value for argument dtype. Expected a NumPy float dtype. Received: dtype={dtype!r}")
     angles = np.arange(length)[:, None] * _frequencies(depth)[None, :]  # (length, depth // 2)
     encoding = np.empty((length, depth))
     encoding[:, 0::2] = np.sin(angles)
     encoding[:, 1::2] = np.cos(angles)
-    return encoding.astype("float32")
+    return encoding.astype(dtype)
 
 
 def positional_rotation(offset, depth):

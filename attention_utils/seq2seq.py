@@ -40,7 +40,8 @@ class BahdanauDecoder(keras.layers.Layer):
         units: the size of the decoder state ``s_i``, a positive integer.
         attention_units: the size of the attention's hidden layer (``BahdanauAttention(units)``);
             defaults to ``units``.
-        **kwargs: base layer arguments, such as ``name`` and ``dtype``.
+        **kwargs: base layer arguments, such as ``name`` and ``dtype``; the attention and the GRU cell
+            follow the decoder's dtype policy.
 
     Call arguments:
         inputs: the previous targets' embeddings ``y_0 .. y_{Ty-1}``, ``(batch_size, Ty, input_dim)``:
@@ -65,11 +66,19 @@ class BahdanauDecoder(keras.layers.Layer):
             check.check_integer_at_least(attention_units, "attention_units", 1)
         self.units = units
         self.attention_units = attention_units
-        self.attention = BahdanauAttention(attention_units or units, name="attention")
-        self.cell = keras.layers.GRUCell(units, reset_after=False, name="cell")
+        self.attention = BahdanauAttention(attention_units or units, dtype=self.dtype_policy, name="attention")
+        cell_options = {}
+        if self.dtype_policy.variable_dtype == "bfloat16":
+            # TensorFlow has no bfloat16 QR decomposition, which the orthogonal initializer needs.
+            cell_options["recurrent_initializer"] = _Float32Orthogonal()
+        self.cell = keras.layers.GRUCell(
+            units, reset_after=False, dtype=self.dtype_policy, name="cell", **cell_options
+        )
+        self._built_dims = None
 
     def build(self, inputs_shape, annotations_shape, initial_state_shape):
         self._check_shapes(inputs_shape, annotations_shape, initial_state_shape)
+        self._built_dims = {"inputs": inputs_shape[-1], "annotations": annotations_shape[-1]}
         batch_size = inputs_shape[0]
         self.attention.build([(batch_size, 1, self.units), tuple(annotations_shape)])
         self.cell.build((batch_size, inputs_shape[-1] + annotations_shape[-1]))
@@ -77,6 +86,17 @@ class BahdanauDecoder(keras.layers.Layer):
 
     def call(self, inputs, annotations, initial_state, annotations_mask=None, return_attention_scores=False):
         self._check_shapes(inputs.shape, annotations.shape, initial_state.shape)
+        for name, x in (("inputs", inputs), ("annotations", annotations)):
+            built_dim, dim = self._built_dims[name], x.shape[-1]
+            if built_dim is not None and dim is not None and dim != built_dim:
+                raise ValueError(
+                    f"Invalid shape for argument {name}. BahdanauDecoder '{self.name}' was built for "
+                    f"{name}.shape[-1]={built_dim}, and its weights fix that size. "
+                    f"Received: {name}.shape={tuple(x.shape)}"
+                )
+        annotations_mask = check.check_sequence_mask(
+            annotations_mask, "annotations_mask", annotations, "annotations", "Tx"
+        )
         mask = None if annotations_mask is None else [None, annotations_mask]
         state = initial_state  # s_0
         states, contexts, weights = [], [], []
@@ -116,6 +136,13 @@ class BahdanauDecoder(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "attention_units": self.attention_units}
+
+
+class _Float32Orthogonal(keras.initializers.Orthogonal):
+    """The orthogonal initializer, computed in float32 and cast: for bfloat16 variables."""
+
+    def __call__(self, shape, dtype=None):
+        return ops.cast(super().__call__(shape, dtype="float32"), dtype or keras.backend.floatx())
 
 
 def greedy_decode(model, source, target_length, start_id=1):

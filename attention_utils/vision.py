@@ -7,7 +7,10 @@
 | `CBAM`              | channels, then positions | Woo et al. 2018, eq. 1   |
 | `SqueezeExcitation` | channels                 | Hu et al. 2018, eqs. 2-4 |
 
-Feature maps are channels-last, ``(batch_size, height, width, channels)``. Each layer returns a
+Feature maps are channels-last, ``(batch_size, height, width, channels)``, with a height, width and
+number of channels of at least 1: an empty map has no average to squeeze, so it raises ``ValueError``
+(whenever its size is known when the layer is called) rather than give NaN. A batch of 0 maps gives
+an empty result. The sub-layers follow each layer's dtype policy. Each layer returns a
 feature map of the shape it received, and with ``return_attention_scores=True`` also the weights it
 multiplied in: ``(batch_size, 1, 1, channels)`` for channel attention, ``(batch_size, height, width,
 1)`` for spatial attention.
@@ -39,6 +42,35 @@ def _check_feature_map(shape, name):
             f"with a known number of channels. Received: {name}.shape={shape}"
         )
     return shape[-1]
+
+
+def _check_nonempty_map(shape, name):
+    """Raises ``ValueError`` when the height, width or channels of a feature map are known to be 0."""
+    shape = tuple(shape)
+    if len(shape) == 4 and 0 in shape[1:]:
+        raise ValueError(
+            f"Invalid shape for argument {name}. Expected a feature map with height, width and channels of "
+            f"at least 1 (an empty map has no average to pool). Received: {name}.shape={shape}"
+        )
+
+
+def _check_channels(layer, inputs, built_channels):
+    """Raises ``ValueError`` when the input's channels differ from those the layer was built for."""
+    channels = tuple(inputs.shape)[-1]
+    if built_channels is not None and channels is not None and channels != built_channels:
+        raise ValueError(
+            f"Invalid shape for argument inputs. {layer.__class__.__name__} '{layer.name}' was built for "
+            f"channels={built_channels} (inputs.shape[-1]), and its weights fix that number. "
+            f"Received: inputs.shape={tuple(inputs.shape)}"
+        )
+
+
+def _max(x, axis, keepdims=False):
+    """``ops.max``, except that an empty batch gives an empty result: the eager ``ops.max`` of an empty
+    tensor raises. (The reduced axes are never empty: ``_check_nonempty_map`` sees to that.)"""
+    if 0 in tuple(x.shape):
+        return ops.sum(x, axis=axis, keepdims=keepdims)
+    return ops.max(x, axis=axis, keepdims=keepdims)
 
 
 def _hidden_units(channels, reduction_ratio, layer_name):
@@ -114,12 +146,16 @@ class ChannelAttention(_FeatureMapAttention):
         self.reduction_ratio = reduction_ratio
         self.mlp_hidden = None
         self.mlp_output = None
+        self._channels = None
 
     def build(self, input_shape):
         channels = _check_feature_map(input_shape, "inputs")
+        _check_nonempty_map(input_shape, "inputs")
         units = _hidden_units(channels, self.reduction_ratio, self.__class__.__name__)
-        self.mlp_hidden = keras.layers.Dense(units, activation="relu", name="mlp_hidden")  # W_0
-        self.mlp_output = keras.layers.Dense(channels, name="mlp_output")  # W_1
+        self._channels = channels
+        policy = self.dtype_policy
+        self.mlp_hidden = keras.layers.Dense(units, activation="relu", dtype=policy, name="mlp_hidden")  # W_0
+        self.mlp_output = keras.layers.Dense(channels, dtype=policy, name="mlp_output")  # W_1
         self.mlp_hidden.build((None, channels))
         self.mlp_output.build((None, units))
 
@@ -128,8 +164,10 @@ class ChannelAttention(_FeatureMapAttention):
 
     def call(self, inputs, return_attention_scores=False):
         check.check_rank(inputs, "inputs", 4, "(batch_size, height, width, channels)")
+        _check_nonempty_map(inputs.shape, "inputs")
+        _check_channels(self, inputs, self._channels)
         average = ops.mean(inputs, axis=(1, 2))  # F_avg, (batch_size, channels)
-        maximum = ops.max(inputs, axis=(1, 2))  # F_max
+        maximum = _max(inputs, axis=(1, 2))  # F_max
         weights = ops.sigmoid(self._mlp(average) + self._mlp(maximum))  # Woo et al. 2018, eq. 2
         weights = ops.reshape(weights, (-1, 1, 1, ops.shape(inputs)[-1]))
         outputs = inputs * weights  # eq. 1: F' = M_c(F) * F
@@ -177,21 +215,34 @@ class SpatialAttention(_FeatureMapAttention):
         super().__init__(**kwargs)
         _check_positive_int(kernel_size, "kernel_size", "a positive odd integer (the paper uses 7)", odd=True)
         self.kernel_size = kernel_size
-        self.conv = keras.layers.Conv2D(1, kernel_size, padding="same", use_bias=False, name="conv")
-        self.batch_norm = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.99, name="batch_norm")
+        self.conv = keras.layers.Conv2D(
+            1, kernel_size, padding="same", use_bias=False, dtype=self.dtype_policy, name="conv"
+        )
+        self.batch_norm = keras.layers.BatchNormalization(
+            epsilon=1e-5, momentum=0.99, dtype=self.dtype_policy, name="batch_norm"
+        )
 
     def build(self, input_shape):
         _check_feature_map(input_shape, "inputs")
+        _check_nonempty_map(input_shape, "inputs")
         pooled_shape = (*tuple(input_shape)[:3], 2)
         self.conv.build(pooled_shape)
         self.batch_norm.build((*pooled_shape[:3], 1))
 
     def call(self, inputs, training=None, return_attention_scores=False):
         check.check_rank(inputs, "inputs", 4, "(batch_size, height, width, channels)")
+        _check_nonempty_map(inputs.shape, "inputs")
         pooled = ops.concatenate(
-            [ops.mean(inputs, axis=-1, keepdims=True), ops.max(inputs, axis=-1, keepdims=True)], axis=-1
+            [ops.mean(inputs, axis=-1, keepdims=True), _max(inputs, axis=-1, keepdims=True)], axis=-1
         )  # [AvgPool(F); MaxPool(F)], (batch_size, height, width, 2)
-        weights = ops.sigmoid(self.batch_norm(self.conv(pooled), training=training))  # eq. 3
+        if tuple(inputs.shape)[0] == 0:
+            # An empty batch: nothing to weigh, and no statistics for batch normalisation to learn from.
+            # (A slice, not zeros_like: TensorFlow's graph optimiser crashes on zeros of an empty batch.)
+            weights = pooled[..., :1]
+        else:
+            # [..., :1] changes nothing, except for an empty batch of unknown size in a graph, where
+            # TensorFlow's convolution (with oneDNN on) returns its input, two channels, instead of one.
+            weights = ops.sigmoid(self.batch_norm(self.conv(pooled)[..., :1], training=training))  # eq. 3
         outputs = inputs * weights  # eq. 1: F'' = M_s(F') * F'
         return (outputs, weights) if return_attention_scores else outputs
 
@@ -230,14 +281,19 @@ class CBAM(_FeatureMapAttention):
 
     def __init__(self, reduction_ratio=16, kernel_size=7, **kwargs):
         super().__init__(**kwargs)
-        self.channel_attention = ChannelAttention(reduction_ratio, name="channel_attention")
-        self.spatial_attention = SpatialAttention(kernel_size, name="spatial_attention")
+        self._channels = None
+        self.channel_attention = ChannelAttention(reduction_ratio, dtype=self.dtype_policy, name="channel_attention")
+        self.spatial_attention = SpatialAttention(kernel_size, dtype=self.dtype_policy, name="spatial_attention")
 
     def build(self, input_shape):
+        self._channels = _check_feature_map(input_shape, "inputs")
         self.channel_attention.build(input_shape)
         self.spatial_attention.build(input_shape)
 
     def call(self, inputs, training=None, return_attention_scores=False):
+        check.check_rank(inputs, "inputs", 4, "(batch_size, height, width, channels)")
+        _check_nonempty_map(inputs.shape, "inputs")
+        _check_channels(self, inputs, self._channels)
         refined, channel_weights = self.channel_attention(inputs, return_attention_scores=True)
         outputs, spatial_weights = self.spatial_attention(refined, training=training, return_attention_scores=True)
         return (outputs, channel_weights, spatial_weights) if return_attention_scores else outputs
@@ -287,17 +343,25 @@ class SqueezeExcitation(_FeatureMapAttention):
         self.reduction_ratio = reduction_ratio
         self.excite_hidden = None
         self.excite_output = None
+        self._channels = None
 
     def build(self, input_shape):
         channels = _check_feature_map(input_shape, "inputs")
+        _check_nonempty_map(input_shape, "inputs")
         units = _hidden_units(channels, self.reduction_ratio, self.__class__.__name__)
-        self.excite_hidden = keras.layers.Dense(units, activation="relu", name="excite_hidden")  # W_1
-        self.excite_output = keras.layers.Dense(channels, activation="sigmoid", name="excite_output")  # W_2
+        self._channels = channels
+        policy = self.dtype_policy
+        self.excite_hidden = keras.layers.Dense(units, activation="relu", dtype=policy, name="excite_hidden")  # W_1
+        self.excite_output = keras.layers.Dense(
+            channels, activation="sigmoid", dtype=policy, name="excite_output"
+        )  # W_2
         self.excite_hidden.build((None, channels))
         self.excite_output.build((None, units))
 
     def call(self, inputs, return_attention_scores=False):
         check.check_rank(inputs, "inputs", 4, "(batch_size, height, width, channels)")
+        _check_nonempty_map(inputs.shape, "inputs")
+        _check_channels(self, inputs, self._channels)
         squeezed = ops.mean(inputs, axis=(1, 2))  # Hu et al. 2018, eq. 2
         weights = self.excite_output(self.excite_hidden(squeezed))  # eq. 3
         weights = ops.reshape(weights, (-1, 1, 1, ops.shape(inputs)[-1]))
@@ -334,7 +398,15 @@ def _bottleneck(x, filters, strides, attention, name):
     if isinstance(attention, str):
         branch = _MODULES[attention](name=f"{name}_{attention}")(branch)
     elif attention is not None:
-        branch = attention(branch)
+        attended = attention(branch)
+        if not hasattr(attended, "shape") or tuple(attended.shape) != tuple(branch.shape):
+            received = f"shape {tuple(attended.shape)}" if hasattr(attended, "shape") else repr(attended)
+            raise ValueError(
+                "Invalid value for argument attention. Expected a callable that returns a feature map of "
+                f"the shape it received, {tuple(branch.shape)} in block {name}. Received: {received} "
+                f"from attention={attention!r}"
+            )
+        branch = attended
     return keras.layers.ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([shortcut, branch]))
 
 

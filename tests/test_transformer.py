@@ -239,13 +239,17 @@ def test_saves_to_keras_and_loads_back_with_safe_mode(tmp_path, norm_first):
         ({"num_heads": 2, "ff_dim": 16, "key_dim": 0}, "key_dim"),
         ({"num_heads": 2, "ff_dim": 16, "dropout": 1.0}, "dropout"),
         ({"num_heads": 2, "ff_dim": 16, "attention_dropout": -0.1}, "attention_dropout"),
-        ({"num_heads": 2, "ff_dim": 16, "norm_first": "yes"}, "norm_first"),
         ({"num_heads": 2, "ff_dim": 16, "activation": "no_such_activation"}, "activation"),
     ],
 )
 def test_bad_constructor_arguments_are_named(kwargs, argument):
     with pytest.raises(ValueError, match=f"argument {argument}"):
         TransformerEncoderBlock(**kwargs)
+
+
+def test_a_flag_that_is_not_a_bool_is_a_type_error():
+    with pytest.raises(TypeError, match="argument norm_first"):
+        TransformerEncoderBlock(num_heads=2, ff_dim=16, norm_first="yes")
 
 
 def test_num_heads_must_divide_d_model_unless_key_dim_is_given(inputs):

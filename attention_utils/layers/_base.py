@@ -21,14 +21,19 @@ class BaseAttention(keras.layers.Layer):
     Masks follow Keras's attention layers: ``mask=[query_mask, value_mask]``, booleans where ``True``
     means "attend". A masked key gets weight 0; a masked query gets all-zero weights and a zero output;
     a query whose keys are all masked gets zero weights and a zero output, never NaN.
+
+    Once built, the layer accepts only the query and key feature sizes it was built for (its weights
+    depend on them); masks must have one entry per query or key. An empty batch gives an empty result.
     """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
+        self._built_query_dim = self._built_key_dim = None
 
     def build(self, input_shape):
         query, _, key = self._split_inputs(input_shape, "inputs")
+        self._built_query_dim, self._built_key_dim = query.shape[-1], key.shape[-1]
         self._build_weights(query, key)
         self.built = True
 
@@ -48,8 +53,7 @@ class BaseAttention(keras.layers.Layer):
         raise NotImplementedError
 
     def call(self, inputs, mask=None, return_attention_scores=False):
-        query, value, key = self._split_inputs(inputs, "inputs")
-        query_mask, value_mask = self._split_mask(mask)
+        query, value, key, query_mask, value_mask = self._prepare_call(inputs, mask)
         scores = self._calculate_scores(query, key)
         weights = masked_softmax(scores, self._calculate_score_mask(query_mask, value_mask))
         context = ops.matmul(weights, value)
@@ -78,11 +82,24 @@ class BaseAttention(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
         query, value, key = self._split_inputs(inputs, "inputs")
-        self._split_mask(mask)
+        self._split_mask(mask, query, key)
         context = keras.KerasTensor((*query.shape[:-1], value.shape[-1]), dtype=self.compute_dtype)
         if return_attention_scores:
             return context, keras.KerasTensor((*query.shape[:-1], key.shape[-2]), dtype=self.compute_dtype)
         return context
+
+    def _prepare_call(self, inputs, mask):
+        """The checked ``query, value, key, query_mask, value_mask`` of a call."""
+        query, value, key = self._split_inputs(inputs, "inputs")
+        self._check_built_dims(query, key)
+        query_mask, value_mask = self._split_mask(mask, query, key)
+        return query, value, key, query_mask, value_mask
+
+    def _check_built_dims(self, query, key):
+        """Raises ``ValueError`` when the query or key feature size differs from the one built for."""
+        if self.built:
+            check.check_built_features(self, query, "query", self._built_query_dim, "query_dim")
+            check.check_built_features(self, key, "key", self._built_key_dim, "key_dim")
 
     def _split_inputs(self, inputs, name):
         """``[query, value]`` or ``[query, value, key]``, as tensors or shapes -> ``query, value, key``."""
@@ -109,9 +126,12 @@ class BaseAttention(keras.layers.Layer):
         )
         return query, value, key
 
-    def _split_mask(self, mask):
+    def _split_mask(self, mask, query=None, key=None):
         """``None`` or ``[query_mask, value_mask]`` (a third entry, the key mask, is ANDed with the
-        value mask: keys and values share their positions) -> ``query_mask, value_mask``."""
+        value mask: keys and values share their positions) -> ``query_mask, value_mask``.
+
+        Given ``query`` and ``key``, each mask is checked to be ``(batch_size, Tq)`` or
+        ``(batch_size, Tv)``: one entry per query or per key."""
         if mask is None:
             return None, None
         if not isinstance(mask, (list, tuple)) or len(mask) not in (2, 3):
@@ -122,6 +142,10 @@ class BaseAttention(keras.layers.Layer):
             )
         query_mask, value_mask = mask[0], mask[1]
         key_mask = mask[2] if len(mask) == 3 else None
+        if query is not None:
+            query_mask = check.check_sequence_mask(query_mask, "query_mask", query, "query", "Tq")
+            value_mask = check.check_sequence_mask(value_mask, "value_mask", key, "value", "Tv")
+            key_mask = check.check_sequence_mask(key_mask, "key_mask", key, "key", "Tv")
         if key_mask is not None:
             key_mask = ops.cast(key_mask, "bool")
             value_mask = (

@@ -74,7 +74,7 @@ class ParallelCoAttention(keras.layers.Layer):
 
     def call(self, inputs, mask=None, return_attention_scores=False):
         question, image = self._split_inputs(inputs)
-        question_mask, image_mask = self._split_mask(mask)
+        question_mask, image_mask = self._split_mask(mask, question, image)
         affinity = self.affinity(question, image)  # 1. (batch, T, N)
         if question_mask is not None:  # a padded word neither guides nor is guided
             affinity = affinity * ops.cast(ops.expand_dims(question_mask, -1), affinity.dtype)
@@ -97,7 +97,7 @@ class ParallelCoAttention(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
         question, image = self._split_inputs(inputs)
-        self._split_mask(mask)
+        self._split_mask(mask, question, image)
         batch_size = question.shape[0]
         outputs = [
             keras.KerasTensor((batch_size, question.shape[-1]), dtype=self.compute_dtype),
@@ -127,7 +127,7 @@ class ParallelCoAttention(keras.layers.Layer):
             check.check_dims_match(image, "V", -1, self.w_b, "w_b", 1, "V must have the d_v the layer was built for")
         return question, image
 
-    def _split_mask(self, mask):
+    def _split_mask(self, mask, question=None, image=None):
         if mask is None:
             return None, None
         if not isinstance(mask, (list, tuple)) or len(mask) != 2:
@@ -135,7 +135,10 @@ class ParallelCoAttention(keras.layers.Layer):
                 "Invalid value for argument mask. ParallelCoAttention expects a list [q_mask, v_mask] of "
                 f"boolean tensors (True means attend). Received: mask={_describe(mask)}"
             )
-        return mask[0], mask[1]
+        if question is None:
+            return mask[0], mask[1]
+        return (check.check_sequence_mask(mask[0], "q_mask", question, "Q", "T"),
+                check.check_sequence_mask(mask[1], "v_mask", image, "V", "N"))
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

@@ -94,8 +94,7 @@ class HardAttention(LuongAttention):
             self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, inputs, mask=None, return_attention_scores=False):
-        query, value, key = self._split_inputs(inputs, "inputs")
-        query_mask, value_mask = self._split_mask(mask)
+        query, value, key, query_mask, value_mask = self._prepare_call(inputs, mask)
         scores = self._calculate_scores(query, key)
         probabilities = masked_softmax(scores, self._calculate_score_mask(query_mask, value_mask))
         selection = self._select(probabilities)
@@ -107,7 +106,7 @@ class HardAttention(LuongAttention):
     def _select(self, probabilities):
         """One-hot ``(batch, Tq, Tv)`` selection from the probabilities, per ``self.mode``."""
         allowed = probabilities > 0  # masked keys (and underflowed ones) can never be chosen
-        lowest = float(np.finfo(keras.backend.standardize_dtype(probabilities.dtype)).min)
+        lowest = _lowest(probabilities.dtype)
         logits = ops.where(allowed, ops.log(ops.where(allowed, probabilities, 1.0)), lowest)
         if self.mode != "argmax":
             # Gumbel-max: argmax(log alpha + g), g = -log(-log u), is a sample from Multinoulli(alpha).
@@ -135,6 +134,16 @@ class HardAttention(LuongAttention):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode, "temperature": self.temperature, "seed": self.seed}
+
+
+def _lowest(dtype):
+    """The lowest finite value of a float dtype, bfloat16 included (``numpy.finfo`` has no bfloat16)."""
+    dtype = keras.backend.standardize_dtype(dtype)
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return float(ml_dtypes.finfo(ml_dtypes.bfloat16).min)
+    return float(np.finfo(dtype).min)
 
 
 def reinforce_loss(probabilities, selection, reward, baseline=0.0):

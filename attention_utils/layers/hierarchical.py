@@ -76,6 +76,7 @@ class AttentionPooling(keras.layers.Layer):
 
     def call(self, inputs, mask=None, return_attention_scores=False):
         check.check_rank_at_least(inputs, "inputs", 3, "(batch_size, ..., T, features)")
+        check.check_built_features(self, inputs, "inputs", self.kernel.shape[0])
         hidden = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)  # u_t = tanh(W h_t + b)
         scores = ops.matmul(hidden, self.context_vector)  # e_t = u_t^T u_w: (batch_size, ..., T)
         if mask is not None:

@@ -103,8 +103,7 @@ class LocalAttention(LuongAttention):
             self.v_position = self.add_weight(name="v_position", shape=(units,), initializer="glorot_uniform")
 
     def call(self, inputs, mask=None, return_attention_scores=False):
-        query, value, key = self._split_inputs(inputs, "inputs")
-        query_mask, value_mask = self._split_mask(mask)
+        query, value, key, query_mask, value_mask = self._prepare_call(inputs, mask)
         num_keys = ops.shape(key)[1]
         centre = self._aligned_positions(query, key, value_mask)  # (batch, Tq)
         positions, window_mask = self._window(centre, num_keys, query_mask, value_mask)  # (batch, Tq, 2D+1)

@@ -78,6 +78,8 @@ class DynamicMetaEmbedding(keras.layers.Layer):
                 f"Invalid value for argument inputs. This layer was built for {len(self.projections)} "
                 f"embeddings. Received: {len(embeddings)} embeddings"
             )
+        for index, (embedding, projection) in enumerate(zip(embeddings, self.projections)):
+            check.check_built_features(self, embedding, f"inputs[{index}]", projection.shape[0], "d_i")
         projected = ops.stack(  # w'_{i,j} = P_i w_{i,j} + b_i: (batch_size, T, n, units)
             [ops.matmul(embedding, projection) + bias
              for embedding, projection, bias in zip(embeddings, self.projections, self.projection_biases)],

@@ -24,13 +24,21 @@ def frobenius_penalty(attention):
 
     Returns:
         A scalar: ``||A A^T - I||_F^2`` of each ``(r, n)`` matrix, averaged over the leading dimensions.
+        An empty batch (no matrices) has no overlap to penalise: its penalty is 0, not the NaN of a
+        mean over nothing, so a loss that adds it stays finite.
     """
     attention = check.as_float_tensor(attention, "attention")
     check.check_rank_at_least(attention, "attention", 2, "(..., r, n): r hops over n positions")
     num_hops = attention.shape[-2]
     gram = ops.matmul(attention, ops.swapaxes(attention, -1, -2))  # A A^T: (..., r, r)
     identity = ops.eye(num_hops if num_hops is not None else ops.shape(attention)[-2], dtype=gram.dtype)
-    return ops.mean(ops.sum(ops.square(gram - identity), axis=(-2, -1)))
+    per_matrix = ops.sum(ops.square(gram - identity), axis=(-2, -1))
+    if 0 not in tuple(per_matrix.shape):  # the usual case, and an unknown batch size in a graph
+        penalty = ops.mean(per_matrix)
+        return penalty if None not in tuple(per_matrix.shape) else ops.where(
+            ops.size(per_matrix) > 0, penalty, ops.zeros_like(penalty)
+        )
+    return ops.zeros((), dtype=per_matrix.dtype)
 
 
 @keras.saving.register_keras_serializable(package="attention_utils")
@@ -103,6 +111,7 @@ class StructuredSelfAttention(keras.layers.Layer):
 
     def call(self, inputs, mask=None, return_attention_scores=False):
         check.check_rank(inputs, "inputs", 3, "(batch_size, n, features)")
+        check.check_built_features(self, inputs, "inputs", self.w_s1.shape[0])
         hidden = ops.tanh(ops.matmul(inputs, self.w_s1))  # (W_s1 H^T)^T: (batch_size, n, units)
         scores = ops.swapaxes(ops.matmul(hidden, self.w_s2), -1, -2)  # W_s2 tanh(.): (batch_size, r, n)
         if mask is not None:

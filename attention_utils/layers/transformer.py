@@ -36,10 +36,14 @@ class PositionalEmbedding(keras.layers.Layer):
         d_model: the size of each embedding, a positive even integer.
         mask_zero: if ``True``, token id 0 is padding: the output carries a Keras mask, ``False`` at
             padded positions, that the layers after it (such as ``TransformerEncoderBlock``) receive.
-        **kwargs: base layer arguments, such as ``name`` and ``dtype``.
+            A bool (``TypeError`` otherwise: the string ``"False"`` is not ``False``).
+        **kwargs: base layer arguments, such as ``name`` and ``dtype``. The embedding table follows
+            the layer's dtype policy; under a float64 policy the positional encodings are computed
+            in float64 too.
 
     Call arguments:
-        inputs: integer token ids of shape ``(batch_size, T)``, with ``T <= max_length``.
+        inputs: integer token ids of shape ``(batch_size, T)``, with ``T <= max_length``
+            (``ValueError`` otherwise, whenever ``T`` is known when the layer is called).
 
     Output:
         ``(batch_size, T, d_model)``.
@@ -49,13 +53,24 @@ class PositionalEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         check.check_integer_at_least(vocabulary_size, "vocabulary_size", 1)
         check.check_integer_at_least(max_length, "max_length", 1)
-        self.encoding = sinusoidal_positional_encoding(max_length, d_model)  # checks d_model
+        check.check_bool(mask_zero, "mask_zero")
+        mask_zero = bool(mask_zero)  # a NumPy bool is stored as a Python bool, for get_config
+        encoding_dtype = "float64" if self.compute_dtype == "float64" else "float32"
+        self.encoding = sinusoidal_positional_encoding(max_length, d_model, dtype=encoding_dtype)  # checks d_model
         self.vocabulary_size, self.max_length, self.d_model = vocabulary_size, max_length, d_model
         self.mask_zero = mask_zero
-        self.embedding = keras.layers.Embedding(vocabulary_size, d_model, mask_zero=mask_zero, name="embedding")
+        self.embedding = keras.layers.Embedding(
+            vocabulary_size, d_model, mask_zero=mask_zero, dtype=self.dtype_policy, name="embedding"
+        )
         self.supports_masking = mask_zero
 
     def build(self, input_shape):
+        self._check_length(input_shape)
+        self.embedding.build(input_shape)
+        self.built = True
+
+    def _check_length(self, input_shape):
+        """Rank 2, and at most ``max_length`` positions where the length is known."""
         check.check_rank(keras.KerasTensor(tuple(input_shape)), "inputs", 2, "(batch_size, T) token ids")
         length = input_shape[1]
         if length is not None and length > self.max_length:
@@ -63,10 +78,11 @@ class PositionalEmbedding(keras.layers.Layer):
                 f"Invalid shape for argument inputs. Expected at most max_length={self.max_length} "
                 f"positions. Received: inputs.shape={tuple(input_shape)}"
             )
-        self.embedding.build(input_shape)
-        self.built = True
 
     def call(self, inputs):
+        if not hasattr(inputs, "shape"):
+            inputs = ops.convert_to_tensor(inputs)
+        self._check_length(tuple(inputs.shape))
         embedded = self.embedding(inputs) * ops.cast(math.sqrt(self.d_model), self.compute_dtype)
         length = ops.shape(inputs)[1]
         positions = ops.slice(ops.convert_to_tensor(self.encoding, self.compute_dtype), (0, 0),
@@ -133,9 +149,10 @@ class TransformerEncoderBlock(keras.layers.Layer):
         dropout: the residual dropout rate, in ``[0, 1)``; the paper uses 0.1.
         attention_dropout: the dropout rate on the attention weights, in ``[0, 1)``.
         activation: the feed-forward network's activation; the paper uses ``"relu"``.
-        norm_first: ``False`` (the default) for post-LN as in the paper, ``True`` for pre-LN.
+        norm_first: ``False`` (the default) for post-LN as in the paper, ``True`` for pre-LN; a bool.
         epsilon: the layer normalisation's small constant.
-        **kwargs: base layer arguments, such as ``name`` and ``dtype``.
+        **kwargs: base layer arguments, such as ``name`` and ``dtype``; the sub-layers follow the
+            block's dtype policy.
 
     Call arguments:
         inputs: ``(batch_size, T, d_model)``.
@@ -169,10 +186,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
             check.check_integer_at_least(key_dim, "key_dim", 1)
         _check_rate(dropout, "dropout")
         _check_rate(attention_dropout, "attention_dropout")
-        if not isinstance(norm_first, bool):
-            raise ValueError(
-                f"Invalid value for argument norm_first. Expected True or False. Received: norm_first={norm_first!r}"
-            )
+        check.check_bool(norm_first, "norm_first")
+        norm_first = bool(norm_first)
         try:
             self.activation = keras.activations.get(activation)
         except ValueError as error:
@@ -199,15 +214,19 @@ class TransformerEncoderBlock(keras.layers.Layer):
                 f"gets d_model // num_heads dimensions), or pass key_dim. Received: num_heads={self.num_heads}"
             )
         key_dim = self.key_dim or d_model // self.num_heads
+        self._d_model = d_model
+        policy = self.dtype_policy
         self.attention = keras.layers.MultiHeadAttention(
-            self.num_heads, key_dim, dropout=self.attention_dropout, name="attention"
+            self.num_heads, key_dim, dropout=self.attention_dropout, dtype=policy, name="attention"
         )
-        self.attention_norm = keras.layers.LayerNormalization(epsilon=self.epsilon, name="attention_norm")
-        self.ff_hidden = keras.layers.Dense(self.ff_dim, activation=self.activation, name="ff_hidden")
-        self.ff_output = keras.layers.Dense(d_model, name="ff_output")
-        self.ff_norm = keras.layers.LayerNormalization(epsilon=self.epsilon, name="ff_norm")
-        self.attention_residual_dropout = keras.layers.Dropout(self.dropout)
-        self.ff_residual_dropout = keras.layers.Dropout(self.dropout)
+        self.attention_norm = keras.layers.LayerNormalization(
+            epsilon=self.epsilon, dtype=policy, name="attention_norm"
+        )
+        self.ff_hidden = keras.layers.Dense(self.ff_dim, activation=self.activation, dtype=policy, name="ff_hidden")
+        self.ff_output = keras.layers.Dense(d_model, dtype=policy, name="ff_output")
+        self.ff_norm = keras.layers.LayerNormalization(epsilon=self.epsilon, dtype=policy, name="ff_norm")
+        self.attention_residual_dropout = keras.layers.Dropout(self.dropout, dtype=policy)
+        self.ff_residual_dropout = keras.layers.Dropout(self.dropout, dtype=policy)
 
         self.attention.build(input_shape, input_shape)
         self.attention_norm.build(input_shape)
@@ -225,6 +244,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         return_attention_scores=False,
         training=None,
     ):
+        check.check_rank(inputs, "inputs", 3, "(batch_size, T, d_model)")
+        check.check_built_features(self, inputs, "inputs", self._d_model, "d_model")
         attention_mask = self._calculate_attention_mask(inputs, mask, attention_mask)
         if self.norm_first:
             attended, weights = self._self_attention(

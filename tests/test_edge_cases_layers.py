@@ -1,0 +1,321 @@
+"""Edge cases of the layers: dtype policies, empty batches, empty feature maps, bad masks and flags,
+feature sizes that change after ``build``. Each was a silent wrong answer or an obscure error."""
+
+import keras
+import numpy as np
+import pytest
+from helpers import numpy_of
+
+from attention_utils import layers, seq2seq, vision
+from attention_utils.positional import sinusoidal_positional_encoding
+
+DTYPES = ["float64", "float16", "bfloat16", "mixed_float16"]
+COMPUTE_DTYPE = {"float64": "float64", "float16": "float16", "bfloat16": "bfloat16", "mixed_float16": "float16"}
+
+
+def dtype_of(x):
+    return keras.backend.standardize_dtype(x.dtype)
+
+
+def draw(rng, *shape):
+    return rng.normal(size=shape).astype("float32")
+
+
+# Every layer with a way to build its inputs: name -> (factory(**base_kwargs), inputs(rng, batch_size)).
+def _query_value(rng, batch):
+    return [draw(rng, batch, 3, 5), draw(rng, batch, 4, 6)]
+
+
+LAYERS = {
+    "BahdanauAttention": (lambda **kw: layers.BahdanauAttention(4, **kw), _query_value),
+    "LuongAttention": (lambda **kw: layers.LuongAttention("concat", **kw), _query_value),
+    "LocalAttention-m": (lambda **kw: layers.LocalAttention(1, **kw), _query_value),
+    "LocalAttention-p": (lambda **kw: layers.LocalAttention(1, mode="predictive", **kw), _query_value),
+    "HardAttention": (lambda **kw: layers.HardAttention("argmax", **kw), _query_value),
+    "ParallelCoAttention": (lambda **kw: layers.ParallelCoAttention(4, **kw), _query_value),
+    "AttentionPooling": (lambda **kw: layers.AttentionPooling(4, **kw), lambda rng, b: draw(rng, b, 3, 5)),
+    "DynamicMetaEmbedding": (
+        lambda **kw: layers.DynamicMetaEmbedding(4, **kw), lambda rng, b: [draw(rng, b, 3, 5), draw(rng, b, 3, 6)]
+    ),
+    "StructuredSelfAttention": (
+        lambda **kw: layers.StructuredSelfAttention(4, 2, **kw), lambda rng, b: draw(rng, b, 3, 5)
+    ),
+    "TransformerEncoderBlock": (
+        lambda **kw: layers.TransformerEncoderBlock(2, 8, **kw), lambda rng, b: draw(rng, b, 3, 4)
+    ),
+    "PositionalEmbedding": (
+        lambda **kw: layers.PositionalEmbedding(10, 5, 4, **kw),
+        lambda rng, b: rng.integers(0, 10, size=(b, 3)).astype("int32"),
+    ),
+    "CBAM": (lambda **kw: vision.CBAM(2, 3, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
+    "SqueezeExcitation": (lambda **kw: vision.SqueezeExcitation(2, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
+    "ChannelAttention": (lambda **kw: vision.ChannelAttention(2, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
+    "SpatialAttention": (lambda **kw: vision.SpatialAttention(3, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
+}
+
+
+def _first(outputs):
+    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+
+
+def _decoder_inputs(rng, batch):
+    return draw(rng, batch, 3, 5), draw(rng, batch, 4, 6), draw(rng, batch, 4)
+
+
+# ---- 1. dtype policies ----
+
+@pytest.mark.parametrize("policy", DTYPES)
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_output_has_the_compute_dtype_of_the_policy(rng, name, policy):
+    make, inputs = LAYERS[name]
+    layer = make(dtype=policy)
+    outputs = layer(inputs(rng, 2))
+    assert dtype_of(_first(outputs)) == COMPUTE_DTYPE[policy]
+    for sublayer in layer._flatten_layers(include_self=False):
+        assert sublayer.dtype_policy.name == policy, sublayer.name
+
+
+@pytest.mark.parametrize("policy", DTYPES)
+def test_bahdanau_decoder_computes_in_the_dtype_of_its_policy(rng, policy):
+    decoder = seq2seq.BahdanauDecoder(4, dtype=policy)
+    inputs, annotations, state = _decoder_inputs(rng, 2)
+    mask = np.array([[True, True, True, False], [True, True, True, True]])
+    states, contexts, weights = decoder(inputs, annotations, state, annotations_mask=mask,
+                                        return_attention_scores=True)
+    assert {dtype_of(states), dtype_of(contexts), dtype_of(weights)} == {COMPUTE_DTYPE[policy]}
+    assert decoder.attention.dtype_policy.name == decoder.cell.dtype_policy.name == policy
+
+
+def _same_weights(make, inputs, call=lambda layer, x: layer(x)):
+    """The outputs of a float32 layer and of a float64 one given the same weights."""
+    single = make(dtype="float32")
+    expected = call(single, inputs)
+    double = make(dtype="float64")
+    call(double, inputs)
+    double.set_weights(single.get_weights())
+    return expected, call(double, inputs)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_float64_matches_float32_with_the_same_weights(rng, name):
+    make, inputs = LAYERS[name]
+    expected, outputs = _same_weights(make, inputs(rng, 2))
+    assert dtype_of(_first(outputs)) == "float64"
+    np.testing.assert_allclose(numpy_of(_first(outputs)), numpy_of(_first(expected)), rtol=1e-5, atol=1e-5)
+
+
+def test_bahdanau_decoder_float64_matches_float32_with_the_same_weights(rng):
+    expected, outputs = _same_weights(
+        lambda **kw: seq2seq.BahdanauDecoder(4, **kw), _decoder_inputs(rng, 2), lambda layer, x: layer(*x)
+    )
+    for ours, theirs in zip(outputs, expected):
+        assert dtype_of(ours) == "float64"
+        np.testing.assert_allclose(numpy_of(ours), numpy_of(theirs), rtol=1e-5, atol=1e-5)
+
+
+def test_positional_embedding_uses_float64_encodings_under_a_float64_policy():
+    layer = layers.PositionalEmbedding(10, 5, 4, dtype="float64")
+    np.testing.assert_array_equal(layer.encoding, sinusoidal_positional_encoding(5, 4, dtype="float64"))
+    assert layers.PositionalEmbedding(10, 5, 4).encoding.dtype == np.float32
+
+
+def test_positional_encoding_dtype_must_be_a_float_dtype():
+    for dtype in ["int32", "not a dtype"]:
+        with pytest.raises(TypeError, match="argument dtype"):
+            sinusoidal_positional_encoding(5, 4, dtype=dtype)
+
+
+# ---- 2. masks of the wrong length ----
+
+@pytest.mark.parametrize("mode", ["monotonic", "predictive"])
+def test_local_attention_rejects_a_value_mask_of_the_wrong_length(rng, mode):
+    query, value = _query_value(rng, 2)
+    with pytest.raises(ValueError, match=r"argument value_mask.*value_mask.shape=\(2, 3\)"):
+        layers.LocalAttention(1, mode=mode)([query, value], mask=[None, np.ones((2, 3), bool)])
+    with pytest.raises(ValueError, match=r"argument query_mask.*query_mask.shape=\(2, 4\)"):
+        layers.LocalAttention(1, mode=mode)([query, value], mask=[np.ones((2, 4), bool), None])
+
+
+@pytest.mark.parametrize("make", [lambda: layers.LuongAttention("dot"), lambda: layers.HardAttention("argmax")])
+def test_attention_layers_reject_a_value_mask_of_the_wrong_length(rng, make):
+    query, value = rng.normal(size=(2, 3, 6)), rng.normal(size=(2, 4, 6))
+    with pytest.raises(ValueError, match=r"argument value_mask.*value_mask.shape=\(2, 5\)"):
+        make()([query, value], mask=[None, np.ones((2, 5), bool)])
+
+
+def test_co_attention_and_decoder_reject_masks_of_the_wrong_length(rng):
+    question, image = _query_value(rng, 2)
+    with pytest.raises(ValueError, match=r"argument v_mask.*v_mask.shape=\(2, 3\)"):
+        layers.ParallelCoAttention(4)([question, image], mask=[None, np.ones((2, 3), bool)])
+    with pytest.raises(ValueError, match=r"argument annotations_mask.*annotations_mask.shape=\(2, 5\)"):
+        seq2seq.BahdanauDecoder(4)(*_decoder_inputs(rng, 2), annotations_mask=np.ones((2, 5), bool))
+
+
+# ---- 3. frobenius_penalty of an empty batch ----
+
+def test_frobenius_penalty_of_an_empty_batch_is_zero():
+    penalty = layers.frobenius_penalty(np.zeros((0, 2, 3), "float32"))
+    assert float(numpy_of(penalty)) == 0.0 and tuple(penalty.shape) == ()
+    assert float(numpy_of(layers.frobenius_penalty(np.zeros((2, 0, 2, 3))))) == 0.0
+
+
+def test_frobenius_penalty_of_an_empty_batch_is_zero_in_a_graph():
+    tf = pytest.importorskip("tensorflow")
+    penalty = tf.function(layers.frobenius_penalty, input_signature=[tf.TensorSpec((None, 2, 3), "float32")])
+    assert float(penalty(np.zeros((0, 2, 3), "float32"))) == 0.0
+    one_hot = np.eye(3, dtype="float32")[None, :2]  # two hops on two positions: no penalty
+    halves = np.full((1, 2, 3), 0.5, "float32")
+    np.testing.assert_allclose(float(penalty(np.concatenate([one_hot, halves]))),
+                               float(layers.frobenius_penalty(halves)) / 2, rtol=1e-6)
+
+
+# ---- 4. boolean flags, and positions beyond max_length ----
+
+@pytest.mark.parametrize("flag", ["False", "True", 0, 1, None, np.array([True])])
+def test_boolean_flags_must_be_bools(flag):
+    with pytest.raises(TypeError, match=r"argument mask_zero.*Received: mask_zero="):
+        layers.PositionalEmbedding(10, 5, 4, mask_zero=flag)
+    with pytest.raises(TypeError, match=r"argument norm_first.*Received: norm_first="):
+        layers.TransformerEncoderBlock(2, 8, norm_first=flag)
+
+
+def test_numpy_bools_are_flags_and_stored_as_python_bools():
+    embedding = layers.PositionalEmbedding(10, 5, 4, mask_zero=np.bool_(False))
+    block = layers.TransformerEncoderBlock(2, 8, norm_first=np.bool_(True))
+    assert embedding.get_config()["mask_zero"] is False and block.get_config()["norm_first"] is True
+    assert embedding.compute_mask(np.array([[0, 1]])) is None
+
+
+def test_positional_embedding_rejects_positions_beyond_max_length_once_built():
+    layer = layers.PositionalEmbedding(10, 4, 6)
+    layer(np.zeros((1, 3), "int32"))
+    with pytest.raises(ValueError, match=r"argument inputs.*max_length=4.*inputs.shape=\(1, 5\)"):
+        layer(np.zeros((1, 5), "int32"))
+
+
+# ---- 5. empty feature maps, and attention modules that change the shape ----
+
+@pytest.mark.parametrize("name", ["CBAM", "SqueezeExcitation", "ChannelAttention", "SpatialAttention"])
+@pytest.mark.parametrize("shape", [(2, 0, 4, 4), (2, 4, 0, 4)])
+def test_empty_feature_maps_are_rejected(name, shape):
+    make, _ = LAYERS[name]
+    with pytest.raises(ValueError, match=r"argument inputs.*height, width and channels of at least 1"):
+        make()(np.zeros(shape, "float32"))
+    built = make()
+    built(np.ones((2, 4, 4, 4), "float32"))
+    with pytest.raises(ValueError, match=r"argument inputs.*at least 1.*Received: inputs.shape"):
+        built(np.zeros(shape, "float32"))
+
+
+def test_resnet50_rejects_an_attention_that_changes_the_shape():
+    with pytest.raises(ValueError, match=r"argument attention.*the shape it received"):
+        vision.resnet50(attention=lambda x: x[..., :1], input_shape=(32, 32, 3), num_classes=2)
+    with pytest.raises(ValueError, match=r"argument attention"):
+        vision.resnet50(attention=lambda x: None, input_shape=(32, 32, 3), num_classes=2)
+
+
+# ---- 6. a feature size that changes after build ----
+
+CHANGED_FEATURES = {
+    "BahdanauAttention": ([(2, 3, 7), (2, 4, 6)], r"argument query.*built for query_dim=5.*query.shape=\(2, 3, 7\)"),
+    "LuongAttention": ([(2, 3, 5), (2, 4, 7)], r"argument key.*built for key_dim=6.*key.shape=\(2, 4, 7\)"),
+    "LocalAttention-p": ([(2, 3, 7), (2, 4, 6)], r"argument query.*built for query_dim=5"),
+    "HardAttention": ([(2, 3, 5), (2, 4, 7)], r"argument key.*built for key_dim=6"),
+    "AttentionPooling": ((2, 3, 7), r"argument inputs.*built for features=5.*inputs.shape=\(2, 3, 7\)"),
+    "DynamicMetaEmbedding": ([(2, 3, 5), (2, 3, 7)], r"argument inputs\[1\].*built for d_i=6"),
+    "StructuredSelfAttention": ((2, 3, 7), r"argument inputs.*built for features=5"),
+    "TransformerEncoderBlock": ((2, 3, 6), r"argument inputs.*built for d_model=4.*inputs.shape=\(2, 3, 6\)"),
+    "CBAM": ((2, 4, 4, 8), r"argument inputs.*CBAM.*built for channels=4.*inputs.shape=\(2, 4, 4, 8\)"),
+    "SqueezeExcitation": ((2, 4, 4, 8), r"argument inputs.*built for channels=4"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGED_FEATURES))
+def test_a_feature_size_that_changes_after_build_is_named(rng, name):
+    make, inputs = LAYERS[name]
+    layer = make()
+    layer(inputs(rng, 2))
+    shapes, message = CHANGED_FEATURES[name]
+    changed = [draw(rng, *shape) for shape in shapes] if isinstance(shapes, list) else draw(rng, *shapes)
+    with pytest.raises(ValueError, match=message):
+        layer(changed)
+
+
+def test_bahdanau_decoder_names_a_changed_input_size(rng):
+    decoder = seq2seq.BahdanauDecoder(4)
+    inputs, annotations, state = _decoder_inputs(rng, 2)
+    decoder(inputs, annotations, state)
+    with pytest.raises(ValueError, match=r"argument annotations.*built for annotations.shape\[-1\]=6"):
+        decoder(inputs, draw(rng, 2, 4, 9), state)
+    with pytest.raises(ValueError, match=r"argument inputs.*built for inputs.shape\[-1\]=5"):
+        decoder(draw(rng, 2, 3, 2), annotations, state)
+
+
+# ---- 7. empty batches ----
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_an_empty_batch_gives_an_empty_result(rng, name):
+    make, inputs = LAYERS[name]
+    full = make()(inputs(rng, 2))
+    empty = make()(inputs(rng, 0))
+    for ours, theirs in zip(empty if isinstance(empty, (list, tuple)) else [empty],
+                            full if isinstance(full, (list, tuple)) else [full]):
+        assert tuple(ours.shape) == (0, *tuple(theirs.shape)[1:])
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_an_empty_batch_after_a_full_one_with_scores_and_in_training(rng, name):
+    make, inputs = LAYERS[name]
+    layer = make()
+    layer(inputs(rng, 2))
+    kwargs = {} if name == "PositionalEmbedding" else {"return_attention_scores": True}
+    if name in ("TransformerEncoderBlock", "CBAM", "SpatialAttention"):
+        kwargs["training"] = True
+    outputs = layer(inputs(rng, 0), **kwargs)
+    for output in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
+        assert tuple(output.shape)[0] == 0
+    for weight in layer.weights:  # batch normalisation learns nothing (no NaN) from an empty batch
+        assert np.all(np.isfinite(numpy_of(weight)))
+
+
+@pytest.mark.parametrize("name", ["BahdanauAttention", "LocalAttention-m", "LocalAttention-p", "HardAttention"])
+def test_an_empty_batch_with_masks(rng, name):
+    make, inputs = LAYERS[name]
+    context, weights, *_ = make()(inputs(rng, 0), mask=[np.ones((0, 3), bool), np.ones((0, 4), bool)],
+                                  return_attention_scores=True)
+    assert tuple(context.shape) == (0, 3, 6) and tuple(weights.shape) == (0, 3, 4)
+
+
+def test_an_empty_batch_with_masks_in_the_other_layers(rng):
+    question, image = _query_value(rng, 0)
+    q_hat, v_hat = layers.ParallelCoAttention(4)([question, image], mask=[np.ones((0, 3), bool), np.ones((0, 4), bool)])
+    assert tuple(q_hat.shape) == (0, 5) and tuple(v_hat.shape) == (0, 6)
+    pooled = layers.AttentionPooling(4)(draw(rng, 0, 3, 5), mask=np.ones((0, 3), bool))
+    assert tuple(pooled.shape) == (0, 5)
+    embedding = layers.StructuredSelfAttention(4, 2)(draw(rng, 0, 3, 5), mask=np.ones((0, 3), bool))
+    assert tuple(embedding.shape) == (0, 2, 5)
+    encoded = layers.TransformerEncoderBlock(2, 8)(draw(rng, 0, 3, 4), mask=np.ones((0, 3), bool))
+    assert tuple(encoded.shape) == (0, 3, 4)
+
+
+def test_bahdanau_decoder_on_an_empty_batch(rng):
+    states, contexts, weights = seq2seq.BahdanauDecoder(4)(
+        *_decoder_inputs(rng, 0), annotations_mask=np.ones((0, 4), bool), return_attention_scores=True
+    )
+    assert tuple(states.shape) == (0, 3, 4) and tuple(contexts.shape) == (0, 3, 6)
+    assert tuple(weights.shape) == (0, 3, 4)
+
+
+@pytest.mark.parametrize("name", ["CBAM", "SqueezeExcitation", "SpatialAttention"])
+def test_an_empty_batch_of_unknown_size_in_a_graph(rng, name):
+    tf = pytest.importorskip("tensorflow")
+    layer = LAYERS[name][0]()
+    layer(draw(rng, 2, 4, 4, 4))
+    traced = tf.function(lambda x: layer(x), input_signature=[tf.TensorSpec((None, 4, 4, 4), "float32")])
+    assert tuple(traced(np.zeros((0, 4, 4, 4), "float32")).shape) == (0, 4, 4, 4)
+
+
+def test_a_model_predicts_an_empty_batch():
+    inputs = keras.Input((4, 4, 4))
+    model = keras.Model(inputs, vision.CBAM(2, 3)(vision.SqueezeExcitation(2)(inputs)))
+    assert model.predict_on_batch(np.zeros((0, 4, 4, 4), "float32")).shape == (0, 4, 4, 4)
