@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from attention_utils import data, layers, plots, positional, scores, seq2seq, timing, vision  # noqa: E402
+from attention_utils import data, decoding, efficient, layers, models, plots, positional, scores, timing  # noqa: E402
 from attention_utils.alignment import causal_mask, masked_softmax, padding_mask, sparsemax  # noqa: E402
 from attention_utils.attention import attend  # noqa: E402
 from attention_utils.reproducibility import seed_everything  # noqa: E402
@@ -31,16 +31,17 @@ __all__ = [
     "attend",
     "causal_mask",
     "data",
+    "decoding",
+    "efficient",
     "layers",
     "masked_softmax",
+    "models",
     "padding_mask",
     "plots",
     "positional",
     "scores",
     "seed_everything",
-    "seq2seq",
     "sparsemax",
     "timing",
-    "vision",
 ]
 __version__ = "0.1.0"

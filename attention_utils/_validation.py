@@ -5,6 +5,9 @@ form Keras uses: ``Invalid value for argument X. Expected ... Received: X.shape=
 partly unknown (``None``) inside a functional model; a check only judges the dimensions it can see.
 """
 
+import math
+import numbers
+
 import keras
 import ml_dtypes
 import numpy as np
@@ -240,3 +243,33 @@ def check_sequence_mask(mask, name, x, x_name, length_name):
             f"position of {x_name}. Received: {name}.shape={shape}, {x_name}.shape={x_shape}"
         )
     return mask
+
+
+def check_seed(seed):
+    """Raises unless ``seed`` is a non-negative integer (a NumPy integer too, not a bool).
+
+    ``TypeError`` for a value that is not an integer, ``ValueError`` for a negative one.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(
+            "Invalid value for argument seed. Expected a non-negative integer. "
+            f"Received: seed={seed!r} of type {type(seed).__name__}"
+        )
+    if seed < 0:
+        raise ValueError(f"Invalid value for argument seed. Expected a non-negative integer. Received: seed={seed!r}")
+
+
+def check_non_negative_number(value, name):
+    """Raises unless ``value`` is a finite real number ``>= 0`` (a NumPy scalar too, not a bool).
+
+    ``TypeError`` for a value that is not a real number, ``ValueError`` for NaN, an infinity or a negative.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"Invalid value for argument {name}. Expected a finite non-negative number. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected a finite non-negative number. Received: {name}={value!r}"
+        )

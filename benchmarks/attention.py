@@ -14,7 +14,7 @@ For each sequence length T and each method, self-attention of one sequence with 
   that flag the layer hands over to ``keras.ops.dot_product_attention`` (the previous row); with it,
   the layer runs its own path (scale the queries, einsum, ``Softmax`` layer, einsum) and also returns the
   weights, which it computes either way;
-- ``ours-eager``: ``attention_utils.attention.blockwise_attend`` called eagerly: exact attention tile by
+- ``ours-eager``: ``attention_utils.efficient.blockwise_attend`` called eagerly: exact attention tile by
   tile with an online softmax;
 - ``ours-graph``: the same function traced once by ``tf.function(autograph=False)`` (its loops are plain
   Python over fixed positions); the trace is part of the warm-up call, which is not timed.
@@ -108,7 +108,7 @@ def build_method(method, length):
     import tensorflow as tf
     from keras import ops
 
-    from attention_utils.attention import blockwise_attend, linear_attend, windowed_attend
+    from attention_utils.efficient import blockwise_attend, linear_attend, windowed_attend
 
     rng = np.random.default_rng(0)
     query, key, value = (rng.normal(size=(1, HEADS, length, HEAD_SIZE)).astype("float32") for _ in range(3))

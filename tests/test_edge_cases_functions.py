@@ -11,7 +11,7 @@ from keras import ops
 
 from attention_utils import attend, masked_softmax, scores
 from attention_utils.alignment import sparsemax
-from attention_utils.attention import blockwise_attend, linear_attend, windowed_attend
+from attention_utils.efficient import blockwise_attend, linear_attend, windowed_attend
 
 
 def numpy_softmax(x, axis=-1):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import numpy_of
 
-from attention_utils import layers, seq2seq, vision
+from attention_utils import layers, models
 from attention_utils.positional import sinusoidal_positional_encoding
 
 DTYPES = ["float64", "float16", "bfloat16", "mixed_float16"]
@@ -47,10 +47,10 @@ LAYERS = {
         lambda **kw: layers.PositionalEmbedding(10, 5, 4, **kw),
         lambda rng, b: rng.integers(0, 10, size=(b, 3)).astype("int32"),
     ),
-    "CBAM": (lambda **kw: vision.CBAM(2, 3, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
-    "SqueezeExcitation": (lambda **kw: vision.SqueezeExcitation(2, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
-    "ChannelAttention": (lambda **kw: vision.ChannelAttention(2, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
-    "SpatialAttention": (lambda **kw: vision.SpatialAttention(3, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
+    "CBAM": (lambda **kw: layers.CBAM(2, 3, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
+    "SqueezeExcitation": (lambda **kw: layers.SqueezeExcitation(2, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
+    "ChannelAttention": (lambda **kw: layers.ChannelAttention(2, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
+    "SpatialAttention": (lambda **kw: layers.SpatialAttention(3, **kw), lambda rng, b: draw(rng, b, 4, 4, 4)),
 }
 
 
@@ -77,7 +77,7 @@ def test_output_has_the_compute_dtype_of_the_policy(rng, name, policy):
 
 @pytest.mark.parametrize("policy", DTYPES)
 def test_bahdanau_decoder_computes_in_the_dtype_of_its_policy(rng, policy):
-    decoder = seq2seq.BahdanauDecoder(4, dtype=policy)
+    decoder = layers.BahdanauDecoder(4, dtype=policy)
     inputs, annotations, state = _decoder_inputs(rng, 2)
     mask = np.array([[True, True, True, False], [True, True, True, True]])
     states, contexts, weights = decoder(inputs, annotations, state, annotations_mask=mask,
@@ -106,7 +106,7 @@ def test_float64_matches_float32_with_the_same_weights(rng, name):
 
 def test_bahdanau_decoder_float64_matches_float32_with_the_same_weights(rng):
     expected, outputs = _same_weights(
-        lambda **kw: seq2seq.BahdanauDecoder(4, **kw), _decoder_inputs(rng, 2), lambda layer, x: layer(*x)
+        lambda **kw: layers.BahdanauDecoder(4, **kw), _decoder_inputs(rng, 2), lambda layer, x: layer(*x)
     )
     for ours, theirs in zip(outputs, expected):
         assert dtype_of(ours) == "float64"
@@ -148,7 +148,7 @@ def test_co_attention_and_decoder_reject_masks_of_the_wrong_length(rng):
     with pytest.raises(ValueError, match=r"argument v_mask.*v_mask.shape=\(2, 3\)"):
         layers.ParallelCoAttention(4)([question, image], mask=[None, np.ones((2, 3), bool)])
     with pytest.raises(ValueError, match=r"argument annotations_mask.*annotations_mask.shape=\(2, 5\)"):
-        seq2seq.BahdanauDecoder(4)(*_decoder_inputs(rng, 2), annotations_mask=np.ones((2, 5), bool))
+        layers.BahdanauDecoder(4)(*_decoder_inputs(rng, 2), annotations_mask=np.ones((2, 5), bool))
 
 
 # ---- 3. frobenius_penalty of an empty batch ----
@@ -209,9 +209,9 @@ def test_empty_feature_maps_are_rejected(name, shape):
 
 def test_resnet50_rejects_an_attention_that_changes_the_shape():
     with pytest.raises(ValueError, match=r"argument attention.*the shape it received"):
-        vision.resnet50(attention=lambda x: x[..., :1], input_shape=(32, 32, 3), num_classes=2)
+        models.resnet50(attention=lambda x: x[..., :1], input_shape=(32, 32, 3), num_classes=2)
     with pytest.raises(ValueError, match=r"argument attention"):
-        vision.resnet50(attention=lambda x: None, input_shape=(32, 32, 3), num_classes=2)
+        models.resnet50(attention=lambda x: None, input_shape=(32, 32, 3), num_classes=2)
 
 
 # ---- 6. a feature size that changes after build ----
@@ -242,7 +242,7 @@ def test_a_feature_size_that_changes_after_build_is_named(rng, name):
 
 
 def test_bahdanau_decoder_names_a_changed_input_size(rng):
-    decoder = seq2seq.BahdanauDecoder(4)
+    decoder = layers.BahdanauDecoder(4)
     inputs, annotations, state = _decoder_inputs(rng, 2)
     decoder(inputs, annotations, state)
     with pytest.raises(ValueError, match=r"argument annotations.*built for annotations.shape\[-1\]=6"):
@@ -299,7 +299,7 @@ def test_an_empty_batch_with_masks_in_the_other_layers(rng):
 
 
 def test_bahdanau_decoder_on_an_empty_batch(rng):
-    states, contexts, weights = seq2seq.BahdanauDecoder(4)(
+    states, contexts, weights = layers.BahdanauDecoder(4)(
         *_decoder_inputs(rng, 0), annotations_mask=np.ones((0, 4), bool), return_attention_scores=True
     )
     assert tuple(states.shape) == (0, 3, 4) and tuple(contexts.shape) == (0, 3, 6)
@@ -317,5 +317,5 @@ def test_an_empty_batch_of_unknown_size_in_a_graph(rng, name):
 
 def test_a_model_predicts_an_empty_batch():
     inputs = keras.Input((4, 4, 4))
-    model = keras.Model(inputs, vision.CBAM(2, 3)(vision.SqueezeExcitation(2)(inputs)))
+    model = keras.Model(inputs, layers.CBAM(2, 3)(layers.SqueezeExcitation(2)(inputs)))
     assert model.predict_on_batch(np.zeros((0, 4, 4, 4), "float32")).shape == (0, 4, 4, 4)

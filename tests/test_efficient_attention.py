@@ -10,7 +10,7 @@ from helpers import linear_attention, numpy_of
 from keras import ops
 
 from attention_utils import attend, causal_mask
-from attention_utils.attention import blockwise_attend, linear_attend, windowed_attend
+from attention_utils.efficient import blockwise_attend, linear_attend, windowed_attend
 
 ATOL = 1e-5
 TQ, TK = 13, 17  # lengths that no block size below divides

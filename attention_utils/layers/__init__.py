@@ -12,32 +12,46 @@
 | `StructuredSelfAttention` | `structured.py` | `A = softmax(W_s2 tanh(W_s1 H^T))`, r hops | Lin et al. 2017 |
 | `TransformerEncoderBlock` | `transformer.py` | self-attention, add & norm, feed-forward | Vaswani et al. 2017 |
 | `PositionalEmbedding` | `transformer.py` | token embedding plus sinusoidal positions | Vaswani et al. 2017 |
+| `BahdanauDecoder` | `decoder.py` | a GRU decoder that attends with its previous state | Bahdanau et al. 2014 |
+| `ChannelAttention` | `cbam.py` | channel weights from average- and max-pooled descriptors | Woo et al. 2018, eq. 2 |
+| `SpatialAttention` | `cbam.py` | position weights from a 7x7 convolution over pooled maps | Woo et al. 2018, eq. 3 |
+| `CBAM` | `cbam.py` | channel attention, then spatial attention | Woo et al. 2018, eq. 1 |
+| `SqueezeExcitation` | `squeeze_excitation.py` | channel weights from the average alone | Hu et al. 2018 |
 
 The query/value layers read like Keras's own attention layers: inputs `[query, value]` or
 `[query, value, key]`, boolean masks `[query_mask, value_mask]` where `True` means "attend",
 `return_attention_scores` as a call argument. Every layer is registered for serialization, so a model
-using it saves to `.keras` and loads back.
+using it saves to `.keras` and loads back. The feature-map layers (CBAM and its modules, SE) take
+channels-last maps `(batch_size, height, width, channels)`.
 """
 
 from attention_utils.layers.bahdanau import BahdanauAttention
+from attention_utils.layers.cbam import CBAM, ChannelAttention, SpatialAttention
 from attention_utils.layers.coattention import ParallelCoAttention
+from attention_utils.layers.decoder import BahdanauDecoder
 from attention_utils.layers.hard import HardAttention, reinforce_loss
 from attention_utils.layers.hierarchical import AttentionPooling
 from attention_utils.layers.local import LocalAttention
 from attention_utils.layers.luong import LuongAttention
 from attention_utils.layers.meta_embeddings import DynamicMetaEmbedding
+from attention_utils.layers.squeeze_excitation import SqueezeExcitation
 from attention_utils.layers.structured import StructuredSelfAttention, frobenius_penalty
 from attention_utils.layers.transformer import PositionalEmbedding, TransformerEncoderBlock
 
 __all__ = [
+    "CBAM",
     "AttentionPooling",
     "BahdanauAttention",
+    "BahdanauDecoder",
+    "ChannelAttention",
     "DynamicMetaEmbedding",
     "HardAttention",
     "LocalAttention",
     "LuongAttention",
     "ParallelCoAttention",
     "PositionalEmbedding",
+    "SpatialAttention",
+    "SqueezeExcitation",
     "StructuredSelfAttention",
     "TransformerEncoderBlock",
     "frobenius_penalty",

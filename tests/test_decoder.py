@@ -6,7 +6,8 @@ import pytest
 from helpers import saved_and_loaded
 from keras import ops
 
-from attention_utils.seq2seq import BahdanauDecoder, greedy_decode
+from attention_utils.decoding import greedy_decode
+from attention_utils.layers import BahdanauDecoder
 
 BATCH, TY, TX, INPUT_DIM, ANNOTATION_DIM, UNITS = 3, 4, 6, 5, 7, 8
 

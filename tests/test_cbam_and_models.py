@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from helpers import numpy_of, saved_and_loaded
 
-from attention_utils import vision
+from attention_utils import layers, models
 
 SHAPE = (2, 6, 5, 32)
 
@@ -63,8 +63,19 @@ def randomise_batch_norm(layer, rng):
                                   rng.uniform(0.5, 2, (1,))])
 
 
+def test_trainable_parameters_leave_out_the_moving_statistics():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.BatchNormalization()])
+    assert models.trainable_parameters(model) == 4 * 3 + 3 + 3 + 3  # kernel, bias, gamma, beta
+    assert model.count_params() == models.trainable_parameters(model) + 2 * 3  # moving mean and variance
+
+
+def test_trainable_parameters_needs_a_model_or_layer():
+    with pytest.raises(TypeError, match="argument model_or_layer"):
+        models.trainable_parameters([1, 2, 3])
+
+
 def test_channel_attention_matches_the_paper_with_one_shared_mlp(features):
-    layer = vision.ChannelAttention(reduction_ratio=8)
+    layer = layers.ChannelAttention(reduction_ratio=8)
     outputs, weights = layer(features, return_attention_scores=True)
     expected_outputs, expected_weights = channel_attention_numpy(features, layer)
     np.testing.assert_allclose(numpy_of(weights), expected_weights, rtol=1e-5, atol=1e-6)
@@ -74,7 +85,7 @@ def test_channel_attention_matches_the_paper_with_one_shared_mlp(features):
 
 
 def test_spatial_attention_matches_the_paper_at_inference(features, rng):
-    layer = vision.SpatialAttention()
+    layer = layers.SpatialAttention()
     layer.build(SHAPE)
     randomise_batch_norm(layer, rng)
     outputs, weights = layer(features, training=False, return_attention_scores=True)
@@ -86,7 +97,7 @@ def test_spatial_attention_matches_the_paper_at_inference(features, rng):
 
 
 def test_spatial_attention_normalises_with_batch_statistics_in_training(features):
-    layer = vision.SpatialAttention(kernel_size=3)
+    layer = layers.SpatialAttention(kernel_size=3)
     _, weights = layer(features, training=True, return_attention_scores=True)
     # Fresh gamma 1 and beta 0: the normalised logits have mean 0 over the batch and positions.
     logits = np.log(numpy_of(weights) / (1 - numpy_of(weights)))
@@ -94,7 +105,7 @@ def test_spatial_attention_normalises_with_batch_statistics_in_training(features
 
 
 def test_cbam_applies_spatial_attention_to_the_channel_refined_features(features, rng):
-    layer = vision.CBAM(reduction_ratio=4, kernel_size=5)
+    layer = layers.CBAM(reduction_ratio=4, kernel_size=5)
     layer.build(SHAPE)
     randomise_batch_norm(layer.spatial_attention, rng)
     outputs, channel_weights, spatial_weights = layer(features, training=False, return_attention_scores=True)
@@ -109,7 +120,7 @@ def test_cbam_applies_spatial_attention_to_the_channel_refined_features(features
 
 
 def test_squeeze_excitation_matches_the_paper(features):
-    layer = vision.SqueezeExcitation(reduction_ratio=16)
+    layer = layers.SqueezeExcitation(reduction_ratio=16)
     outputs, weights = layer(features, return_attention_scores=True)
     expected_outputs, expected_weights = squeeze_excitation_numpy(features, layer)
     np.testing.assert_allclose(numpy_of(weights), expected_weights, rtol=1e-5, atol=1e-6)
@@ -120,10 +131,10 @@ def test_squeeze_excitation_matches_the_paper(features):
 @pytest.mark.parametrize(
     "layer, weight_shapes",
     [
-        (vision.ChannelAttention(), [(2, 1, 1, 32)]),
-        (vision.SpatialAttention(), [(2, 6, 5, 1)]),
-        (vision.CBAM(), [(2, 1, 1, 32), (2, 6, 5, 1)]),
-        (vision.SqueezeExcitation(), [(2, 1, 1, 32)]),
+        (layers.ChannelAttention(), [(2, 1, 1, 32)]),
+        (layers.SpatialAttention(), [(2, 6, 5, 1)]),
+        (layers.CBAM(), [(2, 1, 1, 32), (2, 6, 5, 1)]),
+        (layers.SqueezeExcitation(), [(2, 1, 1, 32)]),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, keras.layers.Layer) else "",
 )
@@ -142,10 +153,10 @@ def test_shapes_eager_and_symbolic(layer, weight_shapes, features):
 # Keras's own saving code converts variables with np.array(variable), which NumPy 2 flags; not ours to fix.
 @pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 @pytest.mark.parametrize("make_layer", [
-    lambda: vision.ChannelAttention(reduction_ratio=4),
-    lambda: vision.SpatialAttention(kernel_size=3),
-    lambda: vision.CBAM(reduction_ratio=4, kernel_size=3),
-    lambda: vision.SqueezeExcitation(reduction_ratio=4),
+    lambda: layers.ChannelAttention(reduction_ratio=4),
+    lambda: layers.SpatialAttention(kernel_size=3),
+    lambda: layers.CBAM(reduction_ratio=4, kernel_size=3),
+    lambda: layers.SqueezeExcitation(reduction_ratio=4),
 ], ids=["ChannelAttention", "SpatialAttention", "CBAM", "SqueezeExcitation"])
 def test_saves_to_keras_file_and_loads_back_with_identical_outputs(make_layer, features, tmp_path):
     inputs = keras.Input(SHAPE[1:])
@@ -159,20 +170,20 @@ def test_saves_to_keras_file_and_loads_back_with_identical_outputs(make_layer, f
 
 
 @pytest.mark.parametrize("make_layer, argument", [
-    (lambda: vision.ChannelAttention(reduction_ratio=0.5), "reduction_ratio"),
-    (lambda: vision.ChannelAttention(reduction_ratio=0), "reduction_ratio"),
-    (lambda: vision.SqueezeExcitation(reduction_ratio="16"), "reduction_ratio"),
-    (lambda: vision.SpatialAttention(kernel_size=6), "kernel_size"),
-    (lambda: vision.SpatialAttention(kernel_size=True), "kernel_size"),
-    (lambda: vision.CBAM(kernel_size=-1), "kernel_size"),
+    (lambda: layers.ChannelAttention(reduction_ratio=0.5), "reduction_ratio"),
+    (lambda: layers.ChannelAttention(reduction_ratio=0), "reduction_ratio"),
+    (lambda: layers.SqueezeExcitation(reduction_ratio="16"), "reduction_ratio"),
+    (lambda: layers.SpatialAttention(kernel_size=6), "kernel_size"),
+    (lambda: layers.SpatialAttention(kernel_size=True), "kernel_size"),
+    (lambda: layers.CBAM(kernel_size=-1), "kernel_size"),
 ])
 def test_bad_arguments_are_named(make_layer, argument):
     with pytest.raises(ValueError, match=f"Invalid value for argument {argument}.*Received: {argument}="):
         make_layer()
 
 
-@pytest.mark.parametrize("layer_class", [vision.ChannelAttention, vision.SpatialAttention, vision.CBAM,
-                                         vision.SqueezeExcitation])
+@pytest.mark.parametrize("layer_class", [layers.ChannelAttention, layers.SpatialAttention, layers.CBAM,
+                                         layers.SqueezeExcitation])
 def test_rejects_inputs_that_are_not_feature_maps(layer_class):
     with pytest.raises(ValueError, match=r"argument inputs.*rank 4.*Received: inputs.shape=\(2, 32\)"):
         layer_class()(np.zeros((2, 32), "float32"))
@@ -180,11 +191,7 @@ def test_rejects_inputs_that_are_not_feature_maps(layer_class):
 
 def test_a_reduction_ratio_larger_than_the_channels_is_rejected_with_both_numbers():
     with pytest.raises(ValueError, match="reduction_ratio=16 for an input with channels=8"):
-        vision.ChannelAttention()(np.zeros((1, 4, 4, 8), "float32"))
-
-
-def trainable_parameters(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        layers.ChannelAttention()(np.zeros((1, 4, 4, 8), "float32"))
 
 
 @pytest.mark.parametrize("attention, parameters, millions, gflops", [
@@ -193,17 +200,17 @@ def trainable_parameters(model):
     ("cbam", 28_089_624, 28.09, 3.864),
 ])
 def test_resnet50_reproduces_table_4_of_woo_et_al(attention, parameters, millions, gflops):
-    model = vision.resnet50(attention)
+    model = models.resnet50(attention)
     # PyTorch's parameters() leave out batch normalisation's moving statistics; so do trainable_weights.
-    assert trainable_parameters(model) == parameters  # torchvision's ResNet-50 has 25,557,032
-    assert round(trainable_parameters(model) / 1e6, 2) == millions
-    assert round(vision.count_multiply_adds(model) / 1e9, 3) == gflops
+    assert models.trainable_parameters(model) == parameters  # torchvision's ResNet-50 has 25,557,032
+    assert round(models.trainable_parameters(model) / 1e6, 2) == millions
+    assert round(models.count_multiply_adds(model) / 1e9, 3) == gflops
     keras.backend.clear_session()
 
 
 def test_resnet50_puts_the_module_before_the_addition_of_every_block():
-    model = vision.resnet50("cbam", input_shape=(64, 64, 3), num_classes=10)
-    modules = [layer for layer in model.layers if isinstance(layer, vision.CBAM)]
+    model = models.resnet50("cbam", input_shape=(64, 64, 3), num_classes=10)
+    modules = [layer for layer in model.layers if isinstance(layer, layers.CBAM)]
     assert len(modules) == 16
     for module in modules:
         block = module.name.removesuffix("_cbam")
@@ -219,18 +226,18 @@ def test_resnet50_accepts_a_callable_and_rejects_unknown_modules():
         calls.append(features.shape)
         return features
 
-    vision.resnet50(identity, input_shape=(32, 32, 3), num_classes=2)
+    models.resnet50(identity, input_shape=(32, 32, 3), num_classes=2)
     assert len(calls) == 16 and calls[0] == (None, 8, 8, 256) and calls[-1] == (None, 1, 1, 2048)
     with pytest.raises(ValueError, match="argument attention.*Received: attention='bam'"):
-        vision.resnet50("bam")
+        models.resnet50("bam")
 
 
 def test_count_multiply_adds_counts_convolutions_and_each_use_of_a_shared_mlp():
     inputs = keras.Input((8, 8, 3))
     features = keras.layers.Conv2D(16, 3, padding="same")(inputs)
-    features = vision.ChannelAttention(reduction_ratio=4)(features)
+    features = layers.ChannelAttention(reduction_ratio=4)(features)
     outputs = keras.layers.Dense(5)(keras.layers.GlobalAveragePooling2D()(features))
     model = keras.Model(inputs, outputs)
     convolution = 8 * 8 * 16 * 3 * 3 * 3
     shared_mlp_twice = 2 * (16 * 4 + 4 * 16)
-    assert vision.count_multiply_adds(model) == convolution + shared_mlp_twice + 16 * 5
+    assert models.count_multiply_adds(model) == convolution + shared_mlp_twice + 16 * 5

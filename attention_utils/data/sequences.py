@@ -1,0 +1,138 @@
+"""Digit and symbol sequences: reversal and sorting, associative recall, shared-symbol pairs (06, 10)."""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from attention_utils import _validation as check
+
+
+class DigitSequences(NamedTuple):
+    inputs: np.ndarray
+    targets: np.ndarray
+
+
+DIGIT_TASKS = ("reverse", "sort")
+
+
+def digit_sequences(num_sequences=1000, length=8, task="reverse", seed=0):
+    """Sequences of random digits 0-9 and their reversal or sorted copy: tasks that need routing.
+
+    To write the digit at output position ``i``, a model must fetch it from another input position:
+    for ``"reverse"`` always from position ``length - 1 - i`` (a fixed route, found by position), for
+    ``"sort"`` from wherever the ``i``-th smallest digit sits (a route found by content).
+
+    Args:
+        num_sequences: the number of sequences, a positive integer.
+        length: the length of every sequence, an integer of at least 2.
+        task: ``"reverse"`` or ``"sort"``.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same sequences.
+
+    Returns:
+        A ``DigitSequences`` of ``inputs`` and ``targets``, both int32 of shape ``(num_sequences, length)``.
+    """
+    check.check_integer_at_least(num_sequences, "num_sequences", 1)
+    check.check_integer_at_least(length, "length", 2)
+    if task not in DIGIT_TASKS:
+        raise ValueError(
+            f"Invalid value for argument task. Expected one of {list(DIGIT_TASKS)}. Received: task={task!r}"
+        )
+    check.check_seed(seed)
+    inputs = np.random.default_rng(seed).integers(10, size=(num_sequences, length)).astype("int32")
+    targets = inputs[:, ::-1] if task == "reverse" else np.sort(inputs, axis=1)
+    return DigitSequences(inputs, np.ascontiguousarray(targets))
+
+
+class AssociativeRecall(NamedTuple):
+    queries: np.ndarray
+    keys: np.ndarray
+    values: np.ndarray
+    targets: np.ndarray
+    positions: np.ndarray
+
+
+def associative_recall(num_sequences=1000, length=6, num_symbols=8, seed=0):
+    """Key-value pairs and a query key: the target is the value stored under that key.
+
+    Each sequence holds ``length`` pairs ``(key, value)`` of symbols ``0..num_symbols - 1``, its keys all
+    different; the query is one of its keys, drawn at random. To answer, a model must find the one position
+    whose key equals the query and read that position's value: a task for hard attention.
+
+    Args:
+        num_sequences: the number of sequences, a positive integer.
+        length: the number of pairs per sequence, an integer from 2 to ``num_symbols``.
+        num_symbols: the size of the alphabet of keys and values, an integer of at least 2.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same sequences.
+
+    Returns:
+        An ``AssociativeRecall`` of int32 arrays: ``queries`` ``(num_sequences,)``, ``keys`` and ``values``
+        ``(num_sequences, length)``, ``targets`` ``(num_sequences,)`` (the value under the query) and
+        ``positions`` ``(num_sequences,)`` (where the query's key sits).
+    """
+    check.check_integer_at_least(num_sequences, "num_sequences", 1)
+    check.check_integer_at_least(num_symbols, "num_symbols", 2)
+    check.check_integer_at_least(length, "length", 2)
+    if length > num_symbols:
+        raise ValueError(
+            "Invalid value for argument length. Expected at most num_symbols (the keys of a sequence are all "
+            f"different). Received: length={length}, num_symbols={num_symbols}"
+        )
+    check.check_seed(seed)
+    rng = np.random.default_rng(seed)
+    keys = np.argsort(rng.random((num_sequences, num_symbols)), axis=1)[:, :length]  # distinct per row
+    values = rng.integers(num_symbols, size=(num_sequences, length))
+    positions = rng.integers(length, size=num_sequences)
+    rows = np.arange(num_sequences)
+    arrays = (keys[rows, positions], keys, values, values[rows, positions], positions)
+    return AssociativeRecall(*(a.astype("int32") for a in arrays))
+
+
+class SharedSymbolPairs(NamedTuple):
+    first: np.ndarray
+    second: np.ndarray
+    labels: np.ndarray
+    first_positions: np.ndarray
+    second_positions: np.ndarray
+
+
+def shared_symbol_pairs(num_pairs=1000, first_length=5, second_length=6, num_symbols=16, seed=0):
+    """Pairs of symbol sequences that share exactly one symbol; the label is that symbol.
+
+    Within a pair all symbols are different except the shared one, which sits at a random position in
+    each sequence. To name it, a model must match the two sequences against each other: a task for
+    co-attention, whose weights should land on the shared symbol in both sequences.
+
+    Args:
+        num_pairs: the number of pairs, a positive integer.
+        first_length, second_length: the lengths of the two sequences, positive integers.
+        num_symbols: the size of the alphabet, at least ``first_length + second_length - 1``.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same pairs.
+
+    Returns:
+        A ``SharedSymbolPairs`` of int32 arrays: ``first`` ``(num_pairs, first_length)``, ``second``
+        ``(num_pairs, second_length)``, ``labels`` ``(num_pairs,)`` (the shared symbol) and its positions
+        ``first_positions`` and ``second_positions``, both ``(num_pairs,)``.
+    """
+    check.check_integer_at_least(num_pairs, "num_pairs", 1)
+    check.check_integer_at_least(first_length, "first_length", 1)
+    check.check_integer_at_least(second_length, "second_length", 1)
+    check.check_integer_at_least(num_symbols, "num_symbols", 1)
+    if num_symbols < first_length + second_length - 1:
+        raise ValueError(
+            "Invalid value for argument num_symbols. Expected at least first_length + second_length - 1 = "
+            f"{first_length + second_length - 1}, so only one symbol is shared. Received: num_symbols={num_symbols}"
+        )
+    check.check_seed(seed)
+    rng = np.random.default_rng(seed)
+    symbols = np.argsort(rng.random((num_pairs, num_symbols)), axis=1)  # a random permutation per pair
+    labels = symbols[:, 0]
+    first = symbols[:, :first_length].copy()
+    second = np.concatenate([symbols[:, :1], symbols[:, first_length:first_length + second_length - 1]], axis=1)
+    rows = np.arange(num_pairs)
+    first_positions = rng.integers(first_length, size=num_pairs)
+    second_positions = rng.integers(second_length, size=num_pairs)
+    # Move the shared symbol from position 0 to its random position, in both sequences.
+    first[:, 0], first[rows, first_positions] = first[rows, first_positions], labels
+    second[:, 0], second[rows, second_positions] = second[rows, second_positions], labels
+    arrays = (first, second, labels, first_positions, second_positions)
+    return SharedSymbolPairs(*(a.astype("int32") for a in arrays))

@@ -1,0 +1,456 @@
+"""Attention that gets around the quadratic wall: exact block-wise, windowed, and linear attention.
+
+``attention_utils.attend`` builds the whole ``(Tq, Tk)`` matrix of scores and weights; these functions
+do not (notebook 11):
+
+| function           | computes                                       | time                   | extra memory |
+|--------------------|------------------------------------------------|------------------------|--------------|
+| `blockwise_attend` | exact attention, tile by tile, online softmax  | O(Tq Tk d)             | one tile     |
+| `windowed_attend`  | exact attention within a band abs(i - j) <= w  | O(Tq (w + block) d)    | one tile     |
+| `linear_attend`    | linear attention: a different, approximate one | O((Tq + Tk) d d_value) | O(T d)       |
+
+The memory column is the forward pass's: under autodiff, TensorFlow keeps every tile for the backward
+pass. ``linear_attend`` holds phi(Q) and phi(K), ``O(T d)``, besides its ``O(d d_value)`` running sums.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from attention_utils import _validation as check
+from attention_utils import scores as score_functions
+from attention_utils.alignment import _as_bool_mask
+
+
+def blockwise_attend(query, value, key=None, score="scaled_dot", mask=None, *, causal=False,
+                     block_size=512, query_block_size=1024):
+    """Exact attention computed over blocks of keys with a running (online) softmax.
+
+    The result equals ``attend(query, value, key, score, mask)[0]``, but the ``(Tq, Tk)`` matrix of
+    scores is never built: queries are cut into blocks of ``query_block_size`` rows and keys into
+    blocks of ``block_size``, and only one ``(query block, key block)`` tile of scores exists at a time
+    (Rabe and Staats 2021; Dao et al. 2022, Algorithm 1; the running softmax is Milakov and Gimelshein
+    2018's). For each query, keeping a running maximum ``m``, a running sum ``l`` and a running
+    unnormalised context ``c``, each key block ``B`` does:
+
+    1. Score the block: ``s_j = score(q, k_j)`` for ``j`` in ``B`` (masked keys left out).
+    2. New maximum: ``m' = max(m, max_j s_j)``.
+    3. Rescale what came before: ``l = exp(m - m') l``, ``c = exp(m - m') c``; the old terms were
+       ``exp(s - m)``, they become ``exp(s - m')``.
+    4. Add the block: ``l += sum_j exp(s_j - m')``, ``c += sum_j exp(s_j - m') v_j``; ``m = m'``.
+
+    After the last block, ``context = c / l``: the softmax-weighted sum of the values, exactly, since
+    ``exp(s_j - m) / sum_i exp(s_i - m)`` does not depend on ``m``. The extra memory is one tile,
+    ``O(query_block_size * block_size)`` per head, instead of ``O(Tq Tk)``; the arithmetic is the same
+    as ``attend``'s plus the rescaling, ``O(Tq Tk d)``.
+
+    The blocks are cut at fixed positions, so ``Tq`` and ``Tk`` must be known: a Python loop runs over
+    the query blocks and ``ops.fori_loop`` over the key blocks, one after the other. The function runs
+    eagerly, or inside ``tf.function``, where the graph runs faster (notebook 11); pass
+    ``autograph=False`` there, since the loops need no conversion and AutoGraph's costs seconds.
+    Gradients flow through the loop, but automatic differentiation keeps every tile for the backward
+    pass, so training memory is still ``O(Tq Tk)``; FlashAttention recomputes the tiles instead.
+
+    Args:
+        query: ``(..., Tq, d)``.
+        value: ``(..., Tk, d_value)``.
+        key: ``(..., Tk, d)``; defaults to ``value``.
+        score: ``"dot"``, ``"scaled_dot"`` or ``"cosine"``, or a callable ``score(query, key)`` that
+            scores every row of ``query`` against every row of ``key`` (it is called on blocks).
+        mask: optional boolean array broadcastable to ``(..., Tq, Tk)``; ``True`` means "attend".
+        causal: a bool; if ``True``, query ``i`` also ignores keys ``j > i``, as with ``causal_mask``; tiles
+            above the diagonal are skipped rather than computed and masked. Keyword only.
+        block_size: keys per block (the last block may be shorter). Keyword only.
+        query_block_size: queries per block. Keyword only.
+
+    Returns:
+        The context, ``(..., Tq, d_value)``. A query whose keys are all masked, or that has no keys
+        (``Tk = 0``), gets a zero context; an empty batch or ``Tq = 0`` gives an empty context.
+    """
+    query, key, value = _queries_keys_values(query, value, key, score)
+    check.check_bool(causal, "causal")
+    block_size = _integer_at_least(block_size, "block_size", 1)
+    query_block_size = _integer_at_least(query_block_size, "query_block_size", 1)
+    band = _causal_band if causal else None
+
+    def plan(q_start, q_stop):
+        return _grid_plan(q_start, q_stop, key.shape[-2], block_size, band)
+
+    return _online_softmax_attention(query, key, value, score, _scores_mask(mask, query, key),
+                                     query_block_size, plan, block_size)
+
+
+def windowed_attend(query, value, key=None, score="scaled_dot", mask=None, *, window, causal=False,
+                    block_size=256):
+    """Sliding-window (local) attention: query ``i`` attends only to keys ``j`` with ``|i - j| <= window``.
+
+    Each query reads the ``2 window + 1`` keys around its own position (``window + 1`` with
+    ``causal=True``: keys ``i - window .. i``): the local attention of Luong et al. 2015 (section 3.2,
+    local-m, the window centred on the query's own position, without the Gaussian) and the sliding
+    window of Longformer (Beltagy et al. 2020). It equals ``attend`` with the band mask
+    ``|i - j| <= window`` (and ``mask``), but reads only the keys near each query: every block of
+    ``block_size`` queries scores the ``block_size + 2 window`` keys around it as one tile, with
+    ``blockwise_attend``'s masked softmax. Time grows as ``O(Tq (block_size + 2 window) d)`` and memory
+    as ``O(block_size (block_size + 2 window))`` per head: linear in the length for a fixed window.
+
+    Args:
+        query: ``(..., Tq, d)``.
+        value: ``(..., Tk, d_value)``.
+        key: ``(..., Tk, d)``; defaults to ``value``.
+        score: as in ``blockwise_attend``.
+        mask: optional boolean array broadcastable to ``(..., Tq, Tk)``, combined with the band.
+        window: a non-negative integer, how many positions each query sees on either side. Keyword
+            only, required.
+        causal: a bool; if ``True``, only the keys at and before the query's position. Keyword only.
+        block_size: queries per block. Keyword only.
+
+    Returns:
+        The context, ``(..., Tq, d_value)``. A query with no key in its window gets a zero context; an
+        empty batch or ``Tq = 0`` gives an empty context.
+    """
+    query, key, value = _queries_keys_values(query, value, key, score)
+    window = _integer_at_least(window, "window", 0)
+    check.check_bool(causal, "causal")
+    block_size = _integer_at_least(block_size, "block_size", 1)
+    num_keys = key.shape[-2]
+
+    def plan(q_start, q_stop):  # one tile: the keys within `window` of any of these queries
+        k_start, k_stop = max(q_start - window, 0), min(q_stop + (0 if causal else window), num_keys)
+        if k_start >= k_stop:  # no key near these queries: one fully masked key gives their zero context
+            return [("tile", 0, 1, np.zeros((q_stop - q_start, 1), dtype=bool))]
+        offset = np.arange(q_start, q_stop)[:, None] - np.arange(k_start, k_stop)[None, :]  # i - j
+        inside = (offset <= window) & (offset >= (0 if causal else -window))
+        return [("tile", k_start, k_stop, None if inside.all() else inside)]
+
+    return _online_softmax_attention(query, key, value, score, _scores_mask(mask, query, key), block_size, plan)
+
+
+def linear_attend(query, value, key=None, *, causal=False, key_mask=None, block_size=256):
+    """Linear attention (Katharopoulos et al. 2020): a kernel that factorises, in place of the softmax.
+
+    Softmax attention weighs value ``j`` for query ``i`` by ``exp(q_i . k_j)``, which does not
+    factorise, so every pair must be scored. Linear attention uses ``phi(q_i) . phi(k_j)`` instead, with
+    the positive feature map ``phi(x) = elu(x) + 1`` (section 3.2 of the paper), and reorders the sums:
+
+        context_i = phi(q_i)^T (sum_j phi(k_j) v_j^T) / phi(q_i)^T (sum_j phi(k_j))
+
+    The two sums, ``(d, d_value)`` and ``(d,)``, are computed once for all queries: time
+    ``O((Tq + Tk) d d_value)``, memory ``O(d d_value)`` beyond the inputs and output. With
+    ``causal=True`` the sums run over ``j <= i`` only (section 3.3): they are carried from block to
+    block of ``block_size`` positions, and inside a block the few pairs are scored directly.
+
+    This is a different attention, not a faster way to compute softmax attention: its weights
+    ``phi(q_i) . phi(k_j) / sum_j' phi(q_i) . phi(k_j')`` are smoother than the softmax's, and the
+    context differs from ``attend``'s. Notebook 11 reports by how much.
+
+    Args:
+        query: ``(..., Tq, d)``.
+        value: ``(..., Tk, d_value)``.
+        key: ``(..., Tk, d)``; defaults to ``value``.
+        causal: a bool; if ``True``, query ``i`` reads keys ``0 .. i`` only, as with ``causal_mask``.
+            Keyword only.
+        key_mask: optional boolean array broadcastable to ``(..., Tk)``, ``True`` for keys to attend
+            to (a padding mask); a per-pair ``(Tq, Tk)`` mask cannot be factorised. Keyword only.
+        block_size: positions per block when ``causal=True``. Keyword only.
+
+    Returns:
+        The context, ``(..., Tq, d_value)``. A query with no key to read gets a zero context; an empty
+        batch or ``Tq = 0`` gives an empty context.
+    """
+    query, key, value = _queries_keys_values(query, value, key, "dot")
+    check.check_bool(causal, "causal")
+    block_size = _integer_at_least(block_size, "block_size", 1)
+    if key_mask is not None:
+        key_mask = _as_bool_mask(key_mask, "key_mask")
+        check.check_broadcasts_to(key_mask, "key_mask", keras.KerasTensor(key.shape[:-1]), "key[..., 0]")
+    if _no_query_or_key(query, key, value):
+        return _empty_or_zero_context(query, key, value)
+    # phi(q_i) may be scaled by any positive number per query, and phi(k_j) by one number for all the
+    # keys: both cancel between numerator and denominator. Scaling the largest feature to 1 keeps
+    # exp(x) for very negative x from underflowing to 0 (a zero context) where the ratio is well defined.
+    query_features, key_features = _elu_plus_one(query, axis=-1), _elu_plus_one(key, axis=(-2, -1))
+    if key_mask is not None:
+        # A masked key with phi(k) = 0 adds nothing to either sum.
+        key_features = key_features * ops.cast(key_mask, key_features.dtype)[..., None]
+    if not causal:
+        key_value_sum = ops.matmul(ops.swapaxes(key_features, -1, -2), value)  # (..., d, d_value)
+        key_sum = ops.sum(key_features, axis=-2, keepdims=True)  # (..., 1, d)
+        numerator = ops.matmul(query_features, key_value_sum)
+        denominator = ops.sum(query_features * key_sum, axis=-1, keepdims=True)
+        return numerator / ops.where(denominator > 0, denominator, ops.ones_like(denominator))
+
+    num_queries, num_keys = query.shape[-2], key.shape[-2]
+    contexts, key_value_sum, key_sum = [], None, None
+    for start in range(0, num_queries, block_size):
+        stop = min(start + block_size, num_queries)
+        block_queries = query_features[..., start:stop, :]
+        numerator = denominator = 0.0
+        if key_value_sum is not None:  # the keys of earlier blocks, all visible
+            numerator = ops.matmul(block_queries, key_value_sum)
+            denominator = ops.sum(block_queries * key_sum, axis=-1, keepdims=True)
+        if start < num_keys:  # this block's own keys, visible up to the diagonal
+            key_stop = min(stop, num_keys)
+            block_keys, block_values = key_features[..., start:key_stop, :], value[..., start:key_stop, :]
+            lower = ops.convert_to_tensor(np.tril(np.ones((stop - start, key_stop - start), dtype=bool)))
+            pair_weights = ops.matmul(block_queries, ops.swapaxes(block_keys, -1, -2))
+            pair_weights = ops.where(lower, pair_weights, ops.zeros_like(pair_weights))
+            numerator = numerator + ops.matmul(pair_weights, block_values)
+            denominator = denominator + ops.sum(pair_weights, axis=-1, keepdims=True)
+            block_key_value = ops.matmul(ops.swapaxes(block_keys, -1, -2), block_values)
+            block_key_sum = ops.sum(block_keys, axis=-2, keepdims=True)
+            if key_value_sum is None:
+                key_value_sum, key_sum = block_key_value, block_key_sum
+            else:
+                key_value_sum, key_sum = key_value_sum + block_key_value, key_sum + block_key_sum
+        contexts.append(numerator / ops.where(denominator > 0, denominator, ops.ones_like(denominator)))
+    return contexts[0] if len(contexts) == 1 else ops.concatenate(contexts, axis=-2)
+
+
+def _elu_plus_one(x, axis=None):
+    """The feature map of Katharopoulos et al. 2020, section 3.2: positive, so weights stay positive.
+
+    ``elu(x) + 1`` is ``x + 1`` for ``x > 0`` and ``exp(x)`` otherwise, computed as such: ``(exp(x) - 1)
+    + 1`` would cancel to 0 in float32 below ``x = -17``. With ``axis``, the features are divided by
+    ``exp(m)``, ``m = min(max(x over axis), 0)``: where every ``x`` along ``axis`` is negative, the
+    largest feature becomes 1 instead of ``exp(max(x))``, which could underflow.
+    """
+    if check.has_no_elements(x):  # nothing to map (and ops.max refuses an empty tensor)
+        return x + 1.0
+    negative_part = ops.minimum(x, 0.0)  # exp() of the branch where() drops must not overflow (NaN gradients)
+    if axis is not None:
+        shift = ops.stop_gradient(ops.minimum(ops.max(x, axis=axis, keepdims=True), 0.0))
+        negative_part = negative_part - shift
+    return ops.where(x > 0, x + 1.0, ops.exp(negative_part))
+
+
+def _causal_band(q_start, q_stop, k_start, k_stop):
+    """Which (query, key) pairs of a tile a causal mask keeps: ``None`` all, ``False`` none, else a mask."""
+    if k_stop - 1 <= q_start:
+        return None
+    if k_start > q_stop - 1:
+        return False
+    return np.arange(q_start, q_stop)[:, None] >= np.arange(k_start, k_stop)[None, :]
+
+
+def _online_softmax_attention(query, key, value, score, mask, query_block_size, plan, key_block_size=None):
+    """The loop of ``blockwise_attend`` and ``windowed_attend``: one block of queries at a time, each
+    reading its tiles of keys into a running maximum, sum and context (steps 1-4 in ``blockwise_attend``).
+
+    ``plan(q_start, q_stop)`` lists the tiles a query block reads, in order: ``("tile", k_start, k_stop,
+    allowed)`` with ``allowed`` the pairs its positions allow (``None`` for all, else a boolean NumPy
+    array), and ``("loop", first, stop)`` for the whole key blocks ``first .. stop - 1`` of
+    ``key_block_size`` keys, every pair allowed. A loop picks its block by index: inside ``tf.function``
+    the graph then holds one loop per query block instead of one copy of the step per tile, so it
+    traces quickly and runs one tile after the other.
+    """
+    query, key, score_tile = _prepared_for_score(query, key, score)
+    if _no_query_or_key(query, key, value):
+        return _empty_or_zero_context(query, key, value)
+    num_queries, num_keys = query.shape[-2], key.shape[-2]
+    num_whole = 0 if key_block_size is None else num_keys // key_block_size
+    lowest = check.lowest_float(query.dtype)
+
+    def blocks(x, axis):  # (..., n, ...) -> (..., num_whole, key_block_size, ...) along axis
+        shape = tuple(ops.shape(x))
+        whole = x[..., : num_whole * key_block_size, :] if axis == -2 else x[..., : num_whole * key_block_size]
+        return ops.reshape(whole, shape[:axis] + (num_whole, key_block_size) + shape[len(shape) + axis + 1:])
+
+    key_blocks, value_blocks = (blocks(key, -2), blocks(value, -2)) if num_whole > 1 else (None, None)
+    contexts = []
+    for q_start in range(0, num_queries, query_block_size):
+        q_stop = min(q_start + query_block_size, num_queries)
+        mask_rows = None if mask is None else mask if mask.shape[-2] == 1 else mask[..., q_start:q_stop, :]
+        mask_blocks = None
+        if mask_rows is not None and mask_rows.shape[-1] != 1 and num_whole > 1:
+            mask_blocks = blocks(mask_rows, -1)
+        tiles = _Tiles(query[..., q_start:q_stop, :], key, value, mask_rows, key_blocks, value_blocks,
+                       mask_blocks, score_tile, lowest)
+        state = None
+        for item in plan(q_start, q_stop):
+            if item[0] == "tile":
+                state = tiles.step(state, *item[1:])
+                continue
+            first, stop = item[1:]
+            if state is None:  # the loop carries a state: start it from the run's first block
+                state = tiles.step(None, first * key_block_size, (first + 1) * key_block_size, None)
+                first += 1
+            state = _one_iteration_at_a_time_loop(first, stop, tiles.loop_step, state)
+        _, running_sum, context = state
+        # A query whose keys were all masked has a running sum of 0 and a zero context: keep the zeros.
+        contexts.append(context / ops.where(running_sum > 0, running_sum, ops.ones_like(running_sum)))
+    return contexts[0] if len(contexts) == 1 else ops.concatenate(contexts, axis=-2)
+
+
+class _Tiles:
+    """The tiles of one query block: ``step`` reads a tile cut by position, ``loop_step`` a whole key
+    block picked by its index (for ``ops.fori_loop``); both return the new running state."""
+
+    def __init__(self, query_block, key, value, mask_rows, key_blocks, value_blocks, mask_blocks, score_tile,
+                 lowest):
+        self.query_block, self.key, self.value, self.mask_rows = query_block, key, value, mask_rows
+        self.key_blocks, self.value_blocks, self.mask_blocks = key_blocks, value_blocks, mask_blocks
+        self.score_tile, self.lowest = score_tile, lowest
+
+    def step(self, state, k_start, k_stop, allowed):
+        tile_mask = _tile_mask(self.mask_rows, allowed, k_start, k_stop)
+        scores = self.score_tile(self.query_block, self.key[..., k_start:k_stop, :])  # 1. one tile of scores
+        return _online_softmax_step(state, scores, self.value[..., k_start:k_stop, :], tile_mask, self.lowest)
+
+    def loop_step(self, index, state):
+        tile_mask = self.mask_rows
+        if self.mask_blocks is not None:
+            tile_mask = ops.take(self.mask_blocks, index, axis=-2)
+        scores = self.score_tile(self.query_block, ops.take(self.key_blocks, index, axis=-3))
+        values = ops.take(self.value_blocks, index, axis=-3)
+        return _online_softmax_step(state, scores, values, tile_mask, self.lowest)
+
+
+def _no_query_or_key(query, key, value):
+    """Whether there is nothing to attend with or to: an empty batch, no queries, or no keys."""
+    return any(dim == 0 for x in (query, key, value) for dim in x.shape[:-1])
+
+
+def _empty_or_zero_context(query, key, value):
+    """The context when ``_no_query_or_key``: of shape ``(..., Tq, d_value)``, empty for an empty batch or
+    no queries, and zeros for queries with no key to read (as for a query whose keys are all masked)."""
+    no_scores = ops.matmul(query[..., :0], ops.swapaxes(key[..., :0], -1, -2))  # (..., Tq, Tk), all zeros
+    return ops.matmul(no_scores, value)
+
+
+def _one_iteration_at_a_time_loop(lower, upper, body, state):
+    """``ops.fori_loop(lower, upper, body, state)``, but never starting an iteration before the last ends.
+
+    Inside ``tf.function``, TensorFlow's while loop may run up to 10 iterations ahead
+    (``parallel_iterations=10``): each would score its tile before the running state reaches it, and
+    the tiles waiting in memory would undo what the loop is for. So on TensorFlow, with backend tensors
+    (not symbolic KerasTensors), the loop is ``tf.while_loop`` with ``parallel_iterations=1``.
+    """
+    symbolic = any(isinstance(x, keras.KerasTensor) for x in state)
+    if keras.backend.backend() != "tensorflow" or symbolic:
+        return ops.fori_loop(lower, upper, body, state)
+    import tensorflow as tf
+
+    return tf.while_loop(lambda index, state: index < upper, lambda index, state: (index + 1, body(index, state)),
+                         (lower, state), parallel_iterations=1)[1]
+
+
+def _online_softmax_step(state, scores, values, tile_mask, lowest):
+    """Steps 2-4 of ``blockwise_attend`` for one tile of scores ``(..., bq, bk)`` and its values.
+
+    ``state`` is ``(running_max, running_sum, context)``, or ``None`` before the first tile.
+    """
+    if tile_mask is not None:
+        # The lowest finite value, not -inf: a fully masked row stays finite (see masked_softmax).
+        scores = ops.where(tile_mask, scores, ops.full_like(scores, lowest))
+    tile_max = ops.stop_gradient(ops.max(scores, axis=-1, keepdims=True))
+    new_max = tile_max if state is None else ops.maximum(state[0], tile_max)  # 2. the new maximum
+    exponentials = ops.exp(scores - new_max)
+    if tile_mask is not None:
+        exponentials = ops.where(tile_mask, exponentials, ops.zeros_like(exponentials))
+    tile_sum = ops.sum(exponentials, axis=-1, keepdims=True)
+    tile_context = ops.matmul(exponentials, values)
+    if state is None:
+        return new_max, tile_sum, tile_context
+    running_max, running_sum, context = state
+    correction = ops.exp(running_max - new_max)  # 3. rescale what came before to the new maximum
+    return new_max, correction * running_sum + tile_sum, correction * context + tile_context  # 4. add
+
+
+def _grid_plan(q_start, q_stop, num_keys, key_block_size, band):
+    """The tiles a query block reads when the keys are cut into blocks of ``key_block_size`` (see
+    ``_online_softmax_attention``). ``band(q_start, q_stop, k_start, k_stop)`` says which pairs of a tile
+    its positions allow: ``None`` all of them, ``False`` none (the tile is skipped), or a boolean array."""
+    plan = []
+    for index, k_start in enumerate(range(0, num_keys, key_block_size)):
+        k_stop = min(k_start + key_block_size, num_keys)
+        allowed = None if band is None else band(q_start, q_stop, k_start, k_stop)
+        if allowed is False:
+            continue
+        if allowed is None and k_stop - k_start == key_block_size:
+            if plan and plan[-1][0] == "loop" and plan[-1][2] == index:
+                plan[-1] = ("loop", plan[-1][1], index + 1)
+            else:
+                plan.append(("loop", index, index + 1))
+        else:
+            plan.append(("tile", k_start, k_stop, allowed))
+    # (The plan is never empty: the causal band, the only one, always allows key 0.) A loop over a
+    # single block is just a tile.
+    return [("tile", item[1] * key_block_size, item[2] * key_block_size, None)
+            if item[0] == "loop" and item[2] - item[1] == 1 else item for item in plan]
+
+
+def _prepared_for_score(query, key, score):
+    """Returns ``(query, key, score_tile)`` with ``score_tile(query_block, key_block)`` the scores of one
+    tile. A named score becomes a plain matrix product after scaling the queries (``"scaled_dot"``) or
+    normalising queries and keys (``"cosine"``, as ``scores.cosine``) once, rather than once per tile."""
+    if callable(score):
+        return query, key, score
+    if score == "scaled_dot":
+        check.check_last_dim_positive(query, "query")
+        query = query / ops.sqrt(ops.cast(query.shape[-1], query.dtype))
+    elif score == "cosine":
+        query, key = score_functions.unit_vectors(query), score_functions.unit_vectors(key)
+    return query, key, lambda query_block, key_block: ops.matmul(query_block, ops.swapaxes(key_block, -1, -2))
+
+
+def _tile_mask(mask_rows, allowed, k_start, k_stop):
+    """The mask of one tile: this query block's rows of ``mask``, cut to the tile's keys, and the band."""
+    if mask_rows is not None and mask_rows.shape[-1] != 1:
+        mask_rows = mask_rows[..., k_start:k_stop]
+    if allowed is None:
+        return mask_rows
+    allowed = ops.convert_to_tensor(allowed)
+    return allowed if mask_rows is None else ops.logical_and(mask_rows, allowed)
+
+
+def _scores_mask(mask, query, key):
+    """``mask`` as a boolean tensor of rank >= 2, checked to broadcast to the scores ``(..., Tq, Tk)``."""
+    if mask is None:
+        return None
+    mask = _as_bool_mask(mask, "mask")
+    batch_shape = np.broadcast_shapes(*(tuple(1 if dim is None else dim for dim in x.shape[:-2])
+                                        for x in (query, key)))
+    scores_shape = batch_shape + (query.shape[-2], key.shape[-2])
+    check.check_broadcasts_to(mask, "mask", keras.KerasTensor(scores_shape), "scores")
+    while len(mask.shape) < 2:
+        mask = ops.expand_dims(mask, 0)
+    return mask
+
+
+def _queries_keys_values(query, value, key, score):
+    """Checks the inputs of the block-wise functions and returns ``(query, key, value)`` as tensors of
+    one floating dtype. Lengths must be known: the blocks are cut at fixed positions."""
+    if isinstance(score, str):
+        check.check_one_of(score, "score", score_functions.PARAMETER_FREE)
+    elif not callable(score):
+        raise TypeError(
+            "Invalid value for argument score. Expected the name of a score function or a callable "
+            f"score(query, key). Received: score={score!r}"
+        )
+    query = check.as_float_tensor(query, "query")
+    value = check.as_float_tensor(value, "value")
+    check.check_rank_at_least(query, "query", 2, "(..., Tq, d)")
+    check.check_rank_at_least(value, "value", 2, "(..., Tk, d_value)")
+    key_name = "value" if key is None else "key"  # name the argument the caller passed
+    key = value if key is None else check.as_float_tensor(key, "key")
+    check.check_rank_at_least(key, key_name, 2, "(..., Tk, d)")
+    check.check_dims_match(key, "key", -2, value, "value", -2, "there must be one value per key (the same Tk)")
+    if isinstance(score, str):
+        check.check_dims_match(query, "query", -1, key, key_name, -1,
+                               "queries and keys need the same feature size d")
+    check.check_leading_dims_broadcast(query, "query", key, key_name)
+    check.check_leading_dims_broadcast(key, key_name, value, "value")
+    for x, name in ((query, "query"), (key, key_name)):
+        if x.shape[-2] is None:
+            raise ValueError(
+                f"Invalid shape for argument {name}. Expected a known length on axis -2 "
+                f"(the blocks are cut at fixed positions). Received: {name}.shape={tuple(x.shape)}"
+            )
+    dtype = keras.backend.result_type(query.dtype, key.dtype, value.dtype)
+    return ops.cast(query, dtype), ops.cast(key, dtype), ops.cast(value, dtype)
+
+
+def _integer_at_least(value, name, minimum):
+    """``check.check_integer_at_least``, then ``value`` as a Python ``int``."""
+    check.check_integer_at_least(value, name, minimum)
+    return int(value)

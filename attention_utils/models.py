@@ -1,0 +1,158 @@
+"""Whole models the notebooks reuse: ResNet-50 with an attention module, and the counts the papers give.
+
+``resnet50`` builds the ResNet-50 of He et al. (2016) with one of the feature-map attention modules
+(``"se"``: ``SqueezeExcitation``, ``"cbam"``: ``CBAM``) on the residual branch of every bottleneck
+block, as in the official CBAM code; ``count_multiply_adds`` counts its multiply-adds the way the
+papers count FLOPs; ``trainable_parameters`` counts parameters the way the papers (and PyTorch's
+``parameters()``) do.
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from attention_utils.layers._feature_maps import _check_positive_int
+from attention_utils.layers.cbam import CBAM
+from attention_utils.layers.squeeze_excitation import SqueezeExcitation
+
+
+def trainable_parameters(model_or_layer):
+    """The number of trainable weights of a model or layer: what the papers count as parameters.
+
+    Batch normalisation's moving statistics are state, not parameters, so they are left out, as
+    PyTorch's ``parameters()`` leaves them out; ``count_params()`` counts them.
+    """
+    if not isinstance(model_or_layer, keras.layers.Layer):
+        raise TypeError(
+            "Invalid value for argument model_or_layer. Expected a Keras model or layer. "
+            f"Received: model_or_layer={model_or_layer!r}"
+        )
+    return sum(int(np.prod(weight.shape)) for weight in model_or_layer.trainable_weights)
+
+
+_MODULES = {"se": SqueezeExcitation, "cbam": CBAM}
+# ResNet-50 (He et al. 2016, Table 1): (filters of the bottleneck, blocks) for stages conv2_x .. conv5_x.
+_RESNET50_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))
+
+
+def _conv_bn(x, filters, kernel_size, strides, name):
+    # No bias: batch normalisation follows and its beta would absorb it (the usual ResNet definition).
+    x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False,
+                            name=f"{name}_conv")(x)
+    return keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_bn")(x)
+
+
+def _bottleneck(x, filters, strides, attention, name):
+    """1x1 (stride), 3x3, 1x1 (4 x filters); the attention module ends the residual branch."""
+    shortcut = x
+    if strides != 1 or x.shape[-1] != 4 * filters:
+        shortcut = _conv_bn(x, 4 * filters, 1, strides, f"{name}_0")
+    branch = keras.layers.ReLU(name=f"{name}_1_relu")(_conv_bn(x, filters, 1, strides, f"{name}_1"))
+    branch = keras.layers.ReLU(name=f"{name}_2_relu")(_conv_bn(branch, filters, 3, 1, f"{name}_2"))
+    branch = _conv_bn(branch, 4 * filters, 1, 1, f"{name}_3")
+    if isinstance(attention, str):
+        branch = _MODULES[attention](name=f"{name}_{attention}")(branch)
+    elif attention is not None:
+        attended = attention(branch)
+        if not hasattr(attended, "shape") or tuple(attended.shape) != tuple(branch.shape):
+            received = f"shape {tuple(attended.shape)}" if hasattr(attended, "shape") else repr(attended)
+            raise ValueError(
+                "Invalid value for argument attention. Expected a callable that returns a feature map of "
+                f"the shape it received, {tuple(branch.shape)} in block {name}. Received: {received} "
+                f"from attention={attention!r}"
+            )
+        branch = attended
+    return keras.layers.ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([shortcut, branch]))
+
+
+def resnet50(attention=None, input_shape=(224, 224, 3), num_classes=1000, name=None):
+    """ResNet-50 (He et al. 2016), optionally with an attention module in every bottleneck block.
+
+    The network of He et al. (2016, Table 1): a 7x7/2 convolution and a 3x3/2 max pool, then 3, 4, 6
+    and 3 bottleneck blocks (1x1, 3x3, 1x1 convolutions, each followed by batch normalisation) with
+    64, 128, 256 and 512 filters (4x as many out), global average pooling and a softmax classifier.
+    Convolutions have no bias, and a stage's first block strides in its first 1x1 convolution, as in
+    the original ResNet and ``keras.applications.ResNet50``. (The official CBAM code strides in the
+    3x3 convolution instead: the same parameters, about 6% more multiply-adds.)
+
+    The attention module goes on the residual branch of every block, after the last batch
+    normalisation and before the addition of the shortcut, as in the official CBAM code. The weights
+    are freshly initialised: nothing is downloaded.
+
+    Args:
+        attention: ``None``; ``"se"`` for ``SqueezeExcitation(16)``; ``"cbam"`` for ``CBAM(16, 7)``; or
+            a callable taking the branch's feature map (a KerasTensor) and returning one of the same
+            shape.
+        input_shape: the image shape, channels last.
+        num_classes: the number of output classes.
+        name: the model's name; defaults to ``resnet50``, ``resnet50_se`` or ``resnet50_cbam``.
+
+    Returns:
+        A functional ``keras.Model`` from images to class probabilities.
+    """
+    if not (attention is None or attention in _MODULES or callable(attention)):
+        raise ValueError(
+            "Invalid value for argument attention. Expected None, one of ['cbam', 'se'] or a callable "
+            f"mapping a feature map to one of the same shape. Received: attention={attention!r}"
+        )
+    _check_positive_int(num_classes, "num_classes")
+    if name is None:
+        name = "resnet50" if not isinstance(attention, str) else f"resnet50_{attention}"
+    inputs = keras.Input(input_shape, name="image")
+    x = keras.layers.ReLU(name="conv1_relu")(_conv_bn(inputs, 64, 7, 2, "conv1"))
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
+    for stage, (filters, blocks) in enumerate(_RESNET50_STAGES, start=2):
+        for block in range(1, blocks + 1):
+            strides = 2 if block == 1 and stage > 2 else 1
+            x = _bottleneck(x, filters, strides, attention, f"conv{stage}_block{block}")
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def count_multiply_adds(model):
+    """Multiply-adds of one forward pass of ``model`` on a single example, as the papers count FLOPs.
+
+    He et al. (2016), Hu et al. (2018) and Woo et al. (2018) report "FLOPs" as multiply-adds of the
+    convolutions and fully connected layers. This function traces the model (TensorFlow backend) for a
+    batch of one and sums, over every ``Conv2D`` op, ``output elements x kernel height x kernel width x
+    input channels``, and over every matrix product, ``output elements x inner dimension``. An MLP
+    applied twice is counted twice. Poolings, batch normalisation, activations and element-wise
+    products and sums are not counted (nor are they by the papers).
+
+    Args:
+        model: a built Keras model whose inputs have known shapes apart from the batch dimension.
+
+    Returns:
+        The number of multiply-adds, an ``int``.
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "count_multiply_adds reads TensorFlow's graph; it needs KERAS_BACKEND=tensorflow. "
+            f"Received: backend={keras.backend.backend()!r}"
+        )
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec((1, *tensor.shape[1:]), tensor.dtype) for tensor in model.inputs]
+    for spec in specs:
+        if None in spec.shape:
+            raise ValueError(
+                "Invalid value for argument model. Expected inputs of known shape apart from the batch "
+                f"dimension. Received: model input shape {tuple(spec.shape)}"
+            )
+
+    def forward(*inputs):
+        return model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+
+    graph = tf.function(forward).get_concrete_function(*specs).graph
+    total = 0
+    for op in graph.get_operations():
+        if op.type == "Conv2D":
+            kernel_height, kernel_width, in_channels, _ = op.inputs[1].shape
+            total += math.prod(op.outputs[0].shape) * kernel_height * kernel_width * in_channels
+        elif op.type in ("MatMul", "BatchMatMulV2"):
+            transposed = op.get_attr("transpose_a" if op.type == "MatMul" else "adj_x")
+            inner = op.inputs[0].shape[-2 if transposed else -1]
+            total += math.prod(op.outputs[0].shape) * inner
+    return int(total)
