@@ -191,12 +191,26 @@ def check_one_of(value, name, allowed):
         )
 
 
-def check_integer_at_least(value, name, minimum):
-    """Raises ``ValueError`` unless ``value`` is an integer (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        named = {0: "a non-negative integer", 1: "a positive integer"}
-        expected = named.get(minimum, f"an integer of at least {minimum}")
+def check_integer_at_least(value, name, minimum, parity=None, expected=None):
+    """Raises ``ValueError`` unless ``value`` is an integer (not a bool) of at least ``minimum``, and, with
+    ``parity="even"`` or ``"odd"``, of that parity. ``expected`` replaces the generated description."""
+    is_integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    wrong_parity = parity is not None and is_integer and value % 2 != (parity == "odd")
+    if not is_integer or value < minimum or wrong_parity:
+        if expected is None:
+            named = {0: "a non-negative integer", 1: "a positive integer"}
+            expected = named.get(minimum, f"an integer of at least {minimum}")
+            if parity is not None:
+                expected = expected.replace(" integer", f" {parity} integer")
         raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
+
+
+def check_rate(value, name):
+    """Raises ``ValueError`` unless ``value`` is a number in ``[0, 1)``: a dropout rate."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
+        0 <= value < 1
+    ):
+        raise ValueError(f"Invalid value for argument {name}. Expected a float in [0, 1). Received: {name}={value!r}")
 
 
 def check_bool(value, name):

@@ -12,7 +12,7 @@ import math
 import keras
 import numpy as np
 
-from attention_utils.layers._feature_maps import _check_positive_int
+from attention_utils import _validation as check
 from attention_utils.layers.cbam import CBAM
 from attention_utils.layers.squeeze_excitation import SqueezeExcitation
 
@@ -96,7 +96,7 @@ def resnet50(attention=None, input_shape=(224, 224, 3), num_classes=1000, name=N
             "Invalid value for argument attention. Expected None, one of ['cbam', 'se'] or a callable "
             f"mapping a feature map to one of the same shape. Received: attention={attention!r}"
         )
-    _check_positive_int(num_classes, "num_classes")
+    check.check_integer_at_least(num_classes, "num_classes", 1)
     if name is None:
         name = "resnet50" if not isinstance(attention, str) else f"resnet50_{attention}"
     inputs = keras.Input(input_shape, name="image")

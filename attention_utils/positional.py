@@ -15,14 +15,9 @@ Each pair of columns ``(2i, 2i + 1)`` is a point turning on a circle at the angu
 
 import numpy as np
 
+from attention_utils import _validation as check
+
 BASE = 10000.0  # Vaswani et al. 2017, section 3.5
-
-
-def _check_positive_integer(value, name, even=False):
-    is_integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not is_integer or value < 1 or (even and value % 2):
-        expected = "a positive even integer" if even else "a positive integer"
-        raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
 
 
 def _frequencies(depth):
@@ -47,8 +42,8 @@ def sinusoidal_positional_encoding(length, depth, dtype="float32"):
     Returns:
         A NumPy array of shape ``(length, depth)`` and dtype ``dtype``, every entry in ``[-1, 1]``.
     """
-    _check_positive_integer(length, "length")
-    _check_positive_integer(depth, "depth", even=True)
+    check.check_integer_at_least(length, "length", 1)
+    check.check_integer_at_least(depth, "depth", 1, parity="even")
     try:
         is_float = np.dtype(dtype).kind == "f"
     except TypeError:
@@ -83,7 +78,7 @@ def positional_rotation(offset, depth):
     """
     if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
         raise ValueError(f"Invalid value for argument offset. Expected an integer. Received: offset={offset!r}")
-    _check_positive_integer(depth, "depth", even=True)
+    check.check_integer_at_least(depth, "depth", 1, parity="even")
     rotation = np.zeros((depth, depth))
     for pair, angle in enumerate(_frequencies(depth) * offset):
         cos, sin = np.cos(angle), np.sin(angle)

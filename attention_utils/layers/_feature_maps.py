@@ -13,11 +13,6 @@ import keras
 from keras import ops
 
 
-def _check_positive_int(value, name, expected="a positive integer", odd=False):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (odd and value % 2 == 0):
-        raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
-
-
 def _check_feature_map(shape, name):
     """Checks a ``(batch_size, height, width, channels)`` shape with known channels; returns channels."""
     shape = tuple(shape)
@@ -36,17 +31,6 @@ def _check_nonempty_map(shape, name):
         raise ValueError(
             f"Invalid shape for argument {name}. Expected a feature map with height, width and channels of "
             f"at least 1 (an empty map has no average to pool). Received: {name}.shape={shape}"
-        )
-
-
-def _check_channels(layer, inputs, built_channels):
-    """Raises ``ValueError`` when the input's channels differ from those the layer was built for."""
-    channels = tuple(inputs.shape)[-1]
-    if built_channels is not None and channels is not None and channels != built_channels:
-        raise ValueError(
-            f"Invalid shape for argument inputs. {layer.__class__.__name__} '{layer.name}' was built for "
-            f"channels={built_channels} (inputs.shape[-1]), and its weights fix that number. "
-            f"Received: inputs.shape={tuple(inputs.shape)}"
         )
 
 

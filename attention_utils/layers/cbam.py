@@ -16,10 +16,8 @@ from keras import ops
 from attention_utils import _validation as check
 from attention_utils.layers._feature_maps import (
     _channel_weights_shape,
-    _check_channels,
     _check_feature_map,
     _check_nonempty_map,
-    _check_positive_int,
     _FeatureMapAttention,
     _hidden_units,
     _max,
@@ -58,8 +56,10 @@ class ChannelAttention(_FeatureMapAttention):
 
     def __init__(self, reduction_ratio=16, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int(reduction_ratio, "reduction_ratio",
-                            "a positive integer r (the hidden layer has channels // r units; the paper uses 16)")
+        check.check_integer_at_least(
+            reduction_ratio, "reduction_ratio", 1,
+            expected="a positive integer r (the hidden layer has channels // r units; the paper uses 16)",
+        )
         self.reduction_ratio = reduction_ratio
         self.mlp_hidden = None
         self.mlp_output = None
@@ -82,7 +82,7 @@ class ChannelAttention(_FeatureMapAttention):
     def call(self, inputs, return_attention_scores=False):
         check.check_rank(inputs, "inputs", 4, "(batch_size, height, width, channels)")
         _check_nonempty_map(inputs.shape, "inputs")
-        _check_channels(self, inputs, self._channels)
+        check.check_built_features(self, inputs, "inputs", self._channels, "channels")
         average = ops.mean(inputs, axis=(1, 2))  # F_avg, (batch_size, channels)
         maximum = _max(inputs, axis=(1, 2))  # F_max
         weights = ops.sigmoid(self._mlp(average) + self._mlp(maximum))  # Woo et al. 2018, eq. 2
@@ -130,7 +130,9 @@ class SpatialAttention(_FeatureMapAttention):
 
     def __init__(self, kernel_size=7, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int(kernel_size, "kernel_size", "a positive odd integer (the paper uses 7)", odd=True)
+        check.check_integer_at_least(
+            kernel_size, "kernel_size", 1, parity="odd", expected="a positive odd integer (the paper uses 7)"
+        )
         self.kernel_size = kernel_size
         self.conv = keras.layers.Conv2D(
             1, kernel_size, padding="same", use_bias=False, dtype=self.dtype_policy, name="conv"
@@ -210,7 +212,7 @@ class CBAM(_FeatureMapAttention):
     def call(self, inputs, training=None, return_attention_scores=False):
         check.check_rank(inputs, "inputs", 4, "(batch_size, height, width, channels)")
         _check_nonempty_map(inputs.shape, "inputs")
-        _check_channels(self, inputs, self._channels)
+        check.check_built_features(self, inputs, "inputs", self._channels, "channels")
         refined, channel_weights = self.channel_attention(inputs, return_attention_scores=True)
         outputs, spatial_weights = self.spatial_attention(refined, training=training, return_attention_scores=True)
         return (outputs, channel_weights, spatial_weights) if return_attention_scores else outputs

@@ -10,10 +10,8 @@ from keras import ops
 from attention_utils import _validation as check
 from attention_utils.layers._feature_maps import (
     _channel_weights_shape,
-    _check_channels,
     _check_feature_map,
     _check_nonempty_map,
-    _check_positive_int,
     _FeatureMapAttention,
     _hidden_units,
 )
@@ -48,8 +46,10 @@ class SqueezeExcitation(_FeatureMapAttention):
 
     def __init__(self, reduction_ratio=16, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int(reduction_ratio, "reduction_ratio",
-                            "a positive integer r (the hidden layer has channels // r units; the paper uses 16)")
+        check.check_integer_at_least(
+            reduction_ratio, "reduction_ratio", 1,
+            expected="a positive integer r (the hidden layer has channels // r units; the paper uses 16)",
+        )
         self.reduction_ratio = reduction_ratio
         self.excite_hidden = None
         self.excite_output = None
@@ -71,7 +71,7 @@ class SqueezeExcitation(_FeatureMapAttention):
     def call(self, inputs, return_attention_scores=False):
         check.check_rank(inputs, "inputs", 4, "(batch_size, height, width, channels)")
         _check_nonempty_map(inputs.shape, "inputs")
-        _check_channels(self, inputs, self._channels)
+        check.check_built_features(self, inputs, "inputs", self._channels, "channels")
         squeezed = ops.mean(inputs, axis=(1, 2))  # Hu et al. 2018, eq. 2
         weights = self.excite_output(self.excite_hidden(squeezed))  # eq. 3
         weights = ops.reshape(weights, (-1, 1, 1, ops.shape(inputs)[-1]))

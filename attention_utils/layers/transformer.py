@@ -11,13 +11,6 @@ from attention_utils import _validation as check
 from attention_utils.positional import sinusoidal_positional_encoding
 
 
-def _check_rate(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(
-            f"Invalid value for argument {name}. Expected a float in [0, 1). Received: {name}={value!r}"
-        )
-
-
 @keras.saving.register_keras_serializable(package="attention_utils")
 class PositionalEmbedding(keras.layers.Layer):
     """Token embeddings scaled by ``sqrt(d_model)`` plus sinusoidal positional encodings.
@@ -184,8 +177,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         check.check_integer_at_least(ff_dim, "ff_dim", 1)
         if key_dim is not None:
             check.check_integer_at_least(key_dim, "key_dim", 1)
-        _check_rate(dropout, "dropout")
-        _check_rate(attention_dropout, "attention_dropout")
+        check.check_rate(dropout, "dropout")
+        check.check_rate(attention_dropout, "attention_dropout")
         check.check_bool(norm_first, "norm_first")
         norm_first = bool(norm_first)
         try:
