@@ -12,6 +12,8 @@ attention.
 import keras
 from keras import ops
 
+from attention_utils import _validation as check
+
 
 def _check_feature_map(shape, name):
     """Checks a ``(batch_size, height, width, channels)`` shape with known channels; returns channels."""
@@ -77,3 +79,33 @@ def _channel_weights_shape(input_shape):
 
 def _spatial_weights_shape(input_shape):
     return (*input_shape[:3], 1)
+
+
+def _check_reduction_ratio(reduction_ratio):
+    check.check_integer_at_least(
+        reduction_ratio, "reduction_ratio", 1,
+        expected="a positive integer r (the hidden layer has channels // r units; the paper uses 16)",
+    )
+
+
+def _build_bottleneck_mlp(layer, input_shape, names, output_activation=None):
+    """The shared MLP of SE and CBAM's channel module, ``C -> C / r -> C`` with a ReLU between: two built
+    ``Dense`` layers in the layer's dtype policy, named ``names``. Also checks the input shape and
+    records the channels the layer is built for, in ``layer._channels``."""
+    channels = _check_feature_map(input_shape, "inputs")
+    _check_nonempty_map(input_shape, "inputs")
+    units = _hidden_units(channels, layer.reduction_ratio, layer.__class__.__name__)
+    layer._channels = channels
+    policy = layer.dtype_policy
+    hidden = keras.layers.Dense(units, activation="relu", dtype=policy, name=names[0])
+    output = keras.layers.Dense(channels, activation=output_activation, dtype=policy, name=names[1])
+    hidden.build((None, channels))
+    output.build((None, units))
+    return hidden, output
+
+
+def _check_call_inputs(layer, inputs):
+    """A feature map the layer can take: rank 4, not empty, the channels it was built for."""
+    check.check_rank(inputs, "inputs", 4, "(batch_size, height, width, channels)")
+    _check_nonempty_map(inputs.shape, "inputs")
+    check.check_built_features(layer, inputs, "inputs", layer._channels, "channels")

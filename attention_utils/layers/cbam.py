@@ -15,11 +15,13 @@ from keras import ops
 
 from attention_utils import _validation as check
 from attention_utils.layers._feature_maps import (
+    _build_bottleneck_mlp,
     _channel_weights_shape,
+    _check_call_inputs,
     _check_feature_map,
     _check_nonempty_map,
+    _check_reduction_ratio,
     _FeatureMapAttention,
-    _hidden_units,
     _max,
     _spatial_weights_shape,
 )
@@ -56,33 +58,21 @@ class ChannelAttention(_FeatureMapAttention):
 
     def __init__(self, reduction_ratio=16, **kwargs):
         super().__init__(**kwargs)
-        check.check_integer_at_least(
-            reduction_ratio, "reduction_ratio", 1,
-            expected="a positive integer r (the hidden layer has channels // r units; the paper uses 16)",
-        )
+        _check_reduction_ratio(reduction_ratio)
         self.reduction_ratio = reduction_ratio
         self.mlp_hidden = None
         self.mlp_output = None
         self._channels = None
 
     def build(self, input_shape):
-        channels = _check_feature_map(input_shape, "inputs")
-        _check_nonempty_map(input_shape, "inputs")
-        units = _hidden_units(channels, self.reduction_ratio, self.__class__.__name__)
-        self._channels = channels
-        policy = self.dtype_policy
-        self.mlp_hidden = keras.layers.Dense(units, activation="relu", dtype=policy, name="mlp_hidden")  # W_0
-        self.mlp_output = keras.layers.Dense(channels, dtype=policy, name="mlp_output")  # W_1
-        self.mlp_hidden.build((None, channels))
-        self.mlp_output.build((None, units))
+        # W_0 (C -> C/r, ReLU) and W_1 (C/r -> C), shared by both descriptors
+        self.mlp_hidden, self.mlp_output = _build_bottleneck_mlp(self, input_shape, ("mlp_hidden", "mlp_output"))
 
     def _mlp(self, descriptor):
         return self.mlp_output(self.mlp_hidden(descriptor))
 
     def call(self, inputs, return_attention_scores=False):
-        check.check_rank(inputs, "inputs", 4, "(batch_size, height, width, channels)")
-        _check_nonempty_map(inputs.shape, "inputs")
-        check.check_built_features(self, inputs, "inputs", self._channels, "channels")
+        _check_call_inputs(self, inputs)
         average = ops.mean(inputs, axis=(1, 2))  # F_avg, (batch_size, channels)
         maximum = _max(inputs, axis=(1, 2))  # F_max
         weights = ops.sigmoid(self._mlp(average) + self._mlp(maximum))  # Woo et al. 2018, eq. 2

@@ -7,13 +7,12 @@ Feature maps and outputs as in ``attention_utils.layers._feature_maps``.
 import keras
 from keras import ops
 
-from attention_utils import _validation as check
 from attention_utils.layers._feature_maps import (
+    _build_bottleneck_mlp,
     _channel_weights_shape,
-    _check_feature_map,
-    _check_nonempty_map,
+    _check_call_inputs,
+    _check_reduction_ratio,
     _FeatureMapAttention,
-    _hidden_units,
 )
 
 
@@ -46,32 +45,20 @@ class SqueezeExcitation(_FeatureMapAttention):
 
     def __init__(self, reduction_ratio=16, **kwargs):
         super().__init__(**kwargs)
-        check.check_integer_at_least(
-            reduction_ratio, "reduction_ratio", 1,
-            expected="a positive integer r (the hidden layer has channels // r units; the paper uses 16)",
-        )
+        _check_reduction_ratio(reduction_ratio)
         self.reduction_ratio = reduction_ratio
         self.excite_hidden = None
         self.excite_output = None
         self._channels = None
 
     def build(self, input_shape):
-        channels = _check_feature_map(input_shape, "inputs")
-        _check_nonempty_map(input_shape, "inputs")
-        units = _hidden_units(channels, self.reduction_ratio, self.__class__.__name__)
-        self._channels = channels
-        policy = self.dtype_policy
-        self.excite_hidden = keras.layers.Dense(units, activation="relu", dtype=policy, name="excite_hidden")  # W_1
-        self.excite_output = keras.layers.Dense(
-            channels, activation="sigmoid", dtype=policy, name="excite_output"
-        )  # W_2
-        self.excite_hidden.build((None, channels))
-        self.excite_output.build((None, units))
+        # W_1 (C -> C/r, ReLU) and W_2 (C/r -> C, sigmoid): the excitation of eq. 3
+        self.excite_hidden, self.excite_output = _build_bottleneck_mlp(
+            self, input_shape, ("excite_hidden", "excite_output"), output_activation="sigmoid"
+        )
 
     def call(self, inputs, return_attention_scores=False):
-        check.check_rank(inputs, "inputs", 4, "(batch_size, height, width, channels)")
-        _check_nonempty_map(inputs.shape, "inputs")
-        check.check_built_features(self, inputs, "inputs", self._channels, "channels")
+        _check_call_inputs(self, inputs)
         squeezed = ops.mean(inputs, axis=(1, 2))  # Hu et al. 2018, eq. 2
         weights = self.excite_output(self.excite_hidden(squeezed))  # eq. 3
         weights = ops.reshape(weights, (-1, 1, 1, ops.shape(inputs)[-1]))
