@@ -10,6 +10,33 @@ The core of the three calculation steps is re-exported here::
     weights = au.masked_softmax(scores, mask)       # step 2: align: normalise the scores to weights
     context = weights @ value                       # step 3: the weighted sum of the values
     context, weights = au.attend(query, value, key, mask=mask)   # all three at once
+
+Scores by name
+--------------
+``au.scores.REGISTRY`` is the one list of score names: ``dot``, ``scaled_dot`` and ``cosine`` (no
+parameters), ``bilinear``, ``additive``, ``projected`` and ``gaussian`` (with parameters), and Luong et
+al.'s names as aliases, ``"general"`` for ``bilinear`` and ``"concat"`` for ``additive``. The functions
+(``attend``, ``efficient.blockwise_attend``, ``efficient.windowed_attend``) take the parameter-free ones
+by name and any score as a callable; the Luong layers take ``score_mode`` in either vocabulary.
+
+Masks
+-----
+The one mask rule of the package, which every docstring refers to:
+
+- A mask is boolean, ``True`` meaning "attend to this position" and ``False`` "ignore it", as in Keras.
+  Integer 0/1 masks are read as booleans; a floating mask is a ``TypeError``, since it could be an
+  additive mask (``0`` keep, ``-1e9`` drop) or a "1 means masked" one.
+- Functions (``masked_softmax``, ``sparsemax``, ``attend``, ``efficient.blockwise_attend``,
+  ``efficient.windowed_attend``) take ``mask`` broadcastable to the scores, ``(..., Tq, Tk)``: one entry
+  per (query, key) pair. To mask padded keys, pass ``key_mask[..., None, :]`` (``padding_mask`` builds
+  ``key_mask``); ``causal_mask`` builds a ``(Tq, Tk)`` one.
+- The one exception: ``efficient.linear_attend`` takes ``key_mask``, broadcastable to ``(..., Tk)``, one
+  entry per key, since a per-pair mask cannot be factorised; its name says so.
+- Layers take ``mask=[query_mask, value_mask]``, of shapes ``(batch_size, Tq)`` and
+  ``(batch_size, Tv)``, as Keras's attention layers do (a third entry, a key mask, is ANDed with the
+  value mask); masks made by ``Embedding(mask_zero=True)`` are passed on automatically.
+- A masked key gets weight exactly 0. A masked query, or a query with no key left to attend to, gets
+  all-zero weights and a zero output, never NaN (Keras's layers give such a row uniform weights).
 """
 
 import os

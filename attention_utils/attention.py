@@ -25,24 +25,19 @@ def attend(query, value, key=None, score="scaled_dot", mask=None):
         value: ``(..., Tk, d_value)``.
         key: ``(..., Tk, d)``; defaults to ``value``, as in Keras's attention layers.
         score: the name of a parameter-free score function (``"dot"``, ``"scaled_dot"``,
-            ``"cosine"``) or a callable ``score(query, key) -> (..., Tq, Tk)``.
-        mask: optional boolean array broadcastable to ``(..., Tq, Tk)``; ``True`` means "attend".
-            To mask padded keys, pass ``key_mask[:, None, :]``.
+            ``"cosine"``), looked up in ``attention_utils.scores.REGISTRY``, or a callable
+            ``score(query, key) -> (..., Tq, Tk)``. A score with parameters (``"bilinear"``, alias
+            ``"general"``; ``"additive"``, alias ``"concat"``; ``"projected"``; ``"gaussian"``) is a
+            ``ValueError`` by name: pass it as a callable, e.g.
+            ``functools.partial(scores.bilinear, weight=W)``.
+        mask: optional, broadcastable to ``(..., Tq, Tk)``; the functions' mask rule (``attention_utils``,
+            "Masks"). To mask padded keys, pass ``key_mask[:, None, :]``.
 
     Returns:
         ``(context, weights)``: ``(..., Tq, d_value)`` and ``(..., Tq, Tk)``. A query whose keys are
         all masked gets zero weights and a zero context.
     """
-    if isinstance(score, str):
-        check.check_one_of(score, "score", score_functions.PARAMETER_FREE)
-        score_function = score_functions.PARAMETER_FREE[score]
-    elif callable(score):
-        score_function = score
-    else:
-        raise TypeError(
-            "Invalid value for argument score. Expected the name of a score function or a callable "
-            f"score(query, key). Received: score={score!r}"
-        )
+    score_function = score_functions.score_function(score)
     value = check.as_float_tensor(value, "value")
     check.check_rank_at_least(value, "value", 2, "(..., Tk, d_value)")
     if key is None and isinstance(score, str):

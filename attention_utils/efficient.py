@@ -55,9 +55,12 @@ def blockwise_attend(query, value, key=None, score="scaled_dot", mask=None, *, c
         query: ``(..., Tq, d)``.
         value: ``(..., Tk, d_value)``.
         key: ``(..., Tk, d)``; defaults to ``value``.
-        score: ``"dot"``, ``"scaled_dot"`` or ``"cosine"``, or a callable ``score(query, key)`` that
-            scores every row of ``query`` against every row of ``key`` (it is called on blocks).
-        mask: optional boolean array broadcastable to ``(..., Tq, Tk)``; ``True`` means "attend".
+        score: the name of a parameter-free score of ``attention_utils.scores.REGISTRY`` (``"dot"``,
+            ``"scaled_dot"`` or ``"cosine"``), or a callable ``score(query, key)`` that scores every row
+            of ``query`` against every row of ``key`` (it is called on blocks). A score with parameters
+            is a ``ValueError`` by name, as in ``attend``: pass a callable (``functools.partial``).
+        mask: optional, broadcastable to ``(..., Tq, Tk)``; the functions' mask rule
+            (``attention_utils``, "Masks").
         causal: a bool; if ``True``, query ``i`` also ignores keys ``j > i``, as with ``causal_mask``; tiles
             above the diagonal are skipped rather than computed and masked. Keyword only.
         block_size: keys per block (the last block may be shorter). Keyword only.
@@ -98,7 +101,8 @@ def windowed_attend(query, value, key=None, score="scaled_dot", mask=None, *, wi
         value: ``(..., Tk, d_value)``.
         key: ``(..., Tk, d)``; defaults to ``value``.
         score: as in ``blockwise_attend``.
-        mask: optional boolean array broadcastable to ``(..., Tq, Tk)``, combined with the band.
+        mask: optional, broadcastable to ``(..., Tq, Tk)`` (the functions' mask rule, ``attention_utils``,
+            "Masks"), combined with the band.
         window: a non-negative integer, how many positions each query sees on either side. Keyword
             only, required.
         causal: a bool; if ``True``, only the keys at and before the query's position. Keyword only.
@@ -150,7 +154,9 @@ def linear_attend(query, value, key=None, *, causal=False, key_mask=None, block_
         causal: a bool; if ``True``, query ``i`` reads keys ``0 .. i`` only, as with ``causal_mask``.
             Keyword only.
         key_mask: optional boolean array broadcastable to ``(..., Tk)``, ``True`` for keys to attend
-            to (a padding mask); a per-pair ``(Tq, Tk)`` mask cannot be factorised. Keyword only.
+            to (a padding mask). The one exception to the functions' mask rule (``attention_utils``,
+            "Masks"): one entry per key, not per ``(query, key)`` pair, since a per-pair ``(Tq, Tk)``
+            mask cannot be factorised; hence its other name. Keyword only.
         block_size: positions per block when ``causal=True``. Keyword only.
 
     Returns:
@@ -381,15 +387,12 @@ def _grid_plan(q_start, q_stop, num_keys, key_block_size, band):
 
 def _prepared_for_score(query, key, score):
     """Returns ``(query, key, score_tile)`` with ``score_tile(query_block, key_block)`` the scores of one
-    tile. A named score becomes a plain matrix product after scaling the queries (``"scaled_dot"``) or
-    normalising queries and keys (``"cosine"``, as ``scores.cosine``) once, rather than once per tile."""
+    tile. A named score becomes a plain matrix product after transforming queries and keys once, rather
+    than once per tile, by its registry entry's ``as_dot_product``: scaling the queries
+    (``"scaled_dot"``) or normalising queries and keys (``"cosine"``, as ``scores.cosine``)."""
     if callable(score):
         return query, key, score
-    if score == "scaled_dot":
-        check.check_last_dim_positive(query, "query")
-        query = query / ops.sqrt(ops.cast(query.shape[-1], query.dtype))
-    elif score == "cosine":
-        query, key = score_functions.unit_vectors(query), score_functions.unit_vectors(key)
+    query, key = score_functions.get(score, parameter_free=True).as_dot_product(query, key)
     return query, key, lambda query_block, key_block: ops.matmul(query_block, ops.swapaxes(key_block, -1, -2))
 
 
@@ -420,13 +423,7 @@ def _scores_mask(mask, query, key):
 def _queries_keys_values(query, value, key, score):
     """Checks the inputs of the block-wise functions and returns ``(query, key, value)`` as tensors of
     one floating dtype. Lengths must be known: the blocks are cut at fixed positions."""
-    if isinstance(score, str):
-        check.check_one_of(score, "score", score_functions.PARAMETER_FREE)
-    elif not callable(score):
-        raise TypeError(
-            "Invalid value for argument score. Expected the name of a score function or a callable "
-            f"score(query, key). Received: score={score!r}"
-        )
+    score_functions.score_function(score)  # a name of the registry's parameter-free scores, or a callable
     query = check.as_float_tensor(query, "query")
     value = check.as_float_tensor(value, "value")
     check.check_rank_at_least(query, "query", 2, "(..., Tq, d)")

@@ -16,9 +16,36 @@ against query ``i``. Leading (batch, head) dimensions broadcast.
 
 Inputs of different floating precisions (float16 and float32, say) are cast to the wider one.
 
-The first three have no parameters; ``attend(score=...)`` accepts them by name. ``projected`` with
-``scale=1.0`` is the low-rank form of ``bilinear``: ``W = W_q W_k^T`` of rank at most ``units``.
+``projected`` with ``scale=1.0`` is the low-rank form of ``bilinear``: ``W = W_q W_k^T`` of rank at
+most ``units``.
+
+The registry
+------------
+``REGISTRY`` is the one list of score names the package reads: ``attend`` and the efficient functions
+(``score="..."``) and the layers (``LuongAttention(score_mode="...")``) all look names up in it, with
+``get``. It maps each canonical name to a ``Score``: the function, the names of the parameters it
+needs besides ``query`` and ``key``, the papers' names for it (aliases) and its source.
+
+| name         | parameters                 | aliases     |
+|--------------|----------------------------|-------------|
+| `dot`        | none                       |             |
+| `scaled_dot` | none                       |             |
+| `cosine`     | none                       |             |
+| `bilinear`   | `weight`                   | `"general"` |
+| `additive`   | `w_query`, `w_key`, `v`    | `"concat"`  |
+| `projected`  | `w_query`, `w_key`         |             |
+| `gaussian`   | `width`                    |             |
+
+The aliases are Luong et al.'s names (2015, eq. 8): their "general" is ``bilinear`` and their "concat",
+``v_a^T tanh(W_a [h_t; h_s])``, is ``additive``. (Keras's ``Attention(score_mode="concat")`` is another
+score, ``sum(tanh(q + k))``: ``additive`` with identity projections and ``v`` all ones.)
+
+A function takes a score by name only if it needs no parameters (``PARAMETER_FREE``); for any other,
+pass a callable ``score(query, key)``, for instance ``functools.partial(scores.bilinear, weight=W)``.
 """
+
+import dataclasses
+import typing
 
 import keras
 from keras import ops
@@ -266,5 +293,115 @@ def projected(query, key, w_query, w_key, scale=None):
     return _matmul_transposed(projected_query, projected_key) * ops.cast(scale, projected_query.dtype)
 
 
-PARAMETER_FREE = {"dot": dot, "scaled_dot": scaled_dot, "cosine": cosine}
-"""The score functions ``attend`` accepts by name."""
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """One entry of ``REGISTRY``: a score function and what a caller needs to know to use it.
+
+    Attributes:
+        name: the canonical name, the function's own.
+        function: ``function(query, key, *parameters) -> (..., Tq, Tk)``.
+        parameters: the names of the arguments it needs after ``query`` and ``key``, in order; empty for
+            a parameter-free score, which can be given by name to ``attend``.
+        aliases: other names for it, from the papers.
+        source: where the score comes from.
+        as_dot_product: for a parameter-free score that is a dot product of transformed queries and
+            keys, ``(query, key) -> (query', key')`` with ``score = query' . key'``. The block-wise
+            functions transform once and then score every tile with a plain matrix product.
+    """
+
+    name: str
+    function: typing.Callable
+    parameters: tuple = ()
+    aliases: tuple = ()
+    source: str = ""
+    as_dot_product: typing.Callable | None = None
+
+    @property
+    def parameter_free(self):
+        return not self.parameters
+
+
+def _scaled_queries(query, key):
+    check.check_last_dim_positive(query, "query")
+    return query / ops.sqrt(ops.cast(query.shape[-1], query.dtype)), key
+
+
+REGISTRY = {
+    score.name: score
+    for score in (
+        Score("dot", dot, source="Luong et al. 2015, eq. 8, \"dot\"", as_dot_product=lambda query, key: (query, key)),
+        Score("scaled_dot", scaled_dot, source="Vaswani et al. 2017, eq. 1", as_dot_product=_scaled_queries),
+        Score("cosine", cosine, source="Graves et al. 2014 (NTM)",
+              as_dot_product=lambda query, key: (unit_vectors(query), unit_vectors(key))),
+        Score("bilinear", bilinear, ("weight",), ("general",), "Luong et al. 2015, eq. 8, \"general\""),
+        Score("additive", additive, ("w_query", "w_key", "v"), ("concat",),
+              "Bahdanau et al. 2014, eq. 6; Luong et al. 2015, eq. 8, \"concat\""),
+        Score("projected", projected, ("w_query", "w_key"), source="Vaswani et al. 2017, sec. 3.2.2"),
+        Score("gaussian", gaussian, ("width",), source="Nadaraya 1964, Watson 1964"),
+    )
+}
+"""Every score function, by canonical name. Aliases are in ``ALIASES``; look a name up with ``get``."""
+
+ALIASES = {alias: score.name for score in REGISTRY.values() for alias in score.aliases}
+"""The papers' names, each mapped to its canonical name: ``{"general": "bilinear", "concat": "additive"}``."""
+
+PARAMETER_FREE = {name: score.function for name, score in REGISTRY.items() if score.parameter_free}
+"""The score functions a function accepts by name (``dot``, ``scaled_dot``, ``cosine``), by name."""
+
+
+def get(name, argument="score", among=None, parameter_free=False):
+    """The ``Score`` that ``name``, a canonical name or an alias, stands for.
+
+    Args:
+        name: a name of ``REGISTRY`` or ``ALIASES``.
+        argument: the caller's argument, named in error messages.
+        among: optional canonical names the caller supports (a layer's scores); any other is refused.
+        parameter_free: if ``True``, a score that needs parameters is refused with a ``ValueError``
+            saying so, and suggesting a callable such as ``functools.partial``.
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: ``name`` is unknown, not among the supported ones, or needs parameters.
+    """
+    supported = [score.name for score in REGISTRY.values() if among is None or score.name in among]
+    allowed = [each for each in supported if REGISTRY[each].parameter_free or not parameter_free]
+    known = sorted(spelling for each in allowed for spelling in (each, *REGISTRY[each].aliases))
+    unknown = f"Invalid value for argument {argument}. Expected one of {known}. Received: {argument}={name!r}"
+    if not isinstance(name, str):
+        raise TypeError(unknown)
+    canonical = ALIASES.get(name, name)
+    if canonical in supported and canonical not in allowed:
+        score = REGISTRY[canonical]
+        called = repr(name) if name == canonical else f"{name!r} (an alias of {canonical!r})"
+        raise ValueError(
+            f"Invalid value for argument {argument}. The score {called} needs parameters "
+            f"({', '.join(score.parameters)}), so it cannot be given by name: pass a callable "
+            f"{argument}(query, key) instead, such as functools.partial(attention_utils.scores.{canonical}, "
+            f"{', '.join(f'{parameter}=...' for parameter in score.parameters)}). Names accepted: {known}. "
+            f"Received: {argument}={name!r}"
+        )
+    if canonical not in allowed:
+        raise ValueError(unknown)
+    return REGISTRY[canonical]
+
+
+def score_function(score, argument="score"):
+    """The callable ``score(query, key)`` that a function's ``score`` argument stands for.
+
+    Args:
+        score: the name of a parameter-free score (``"dot"``, ``"scaled_dot"``, ``"cosine"``), looked up
+            with ``get``, or a callable ``score(query, key) -> (..., Tq, Tk)``, returned as it is.
+        argument: the caller's argument, named in error messages.
+
+    Raises:
+        ValueError: an unknown name, or the name of a score that needs parameters.
+        TypeError: neither a name nor a callable.
+    """
+    if isinstance(score, str):
+        return get(score, argument, parameter_free=True).function
+    if callable(score):
+        return score
+    raise TypeError(
+        f"Invalid value for argument {argument}. Expected the name of a score function or a callable "
+        f"{argument}(query, key). Received: {argument}={score!r}"
+    )

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from helpers import numpy_of
+from helpers import numpy_of, softmax
 
 from attention_utils import attend, scores
 
@@ -111,8 +111,8 @@ def test_works_in_a_functional_model(query_key_value):
 
 def test_unknown_score_name_lists_the_known_ones(query_key_value):
     query, key, value = query_key_value
-    with pytest.raises(ValueError, match=r"argument score.*\['cosine', 'dot', 'scaled_dot'\].*'general'"):
-        attend(query, value, key, score="general")
+    with pytest.raises(ValueError, match=r"argument score.*\['cosine', 'dot', 'scaled_dot'\].*'dotty'"):
+        attend(query, value, key, score="dotty")
 
 
 def test_score_that_is_neither_name_nor_callable_is_a_type_error(query_key_value):
@@ -136,3 +136,22 @@ def test_mask_that_does_not_broadcast_is_rejected(query_key_value):
     query, key, value = query_key_value
     with pytest.raises(ValueError, match=r"argument mask.*\(2, 3, 5\).*mask.shape=\(2, 5\)"):
         attend(query, value, key, mask=np.ones((2, 5), bool))
+
+
+@pytest.mark.parametrize("name", ["bilinear", "general", "additive", "concat", "projected", "gaussian"])
+def test_a_score_with_parameters_by_name_says_to_pass_a_callable(query_key_value, name):
+    query, key, value = query_key_value
+    with pytest.raises(ValueError, match=rf"argument score\. The score '{name}'.* needs parameters.*"
+                                         r"functools\.partial"):
+        attend(query, value, key, score=name)
+
+
+def test_a_score_with_parameters_given_as_a_partial(query_key_value, rng):
+    import functools
+
+    query, key, value = query_key_value
+    weight = rng.normal(size=(4, 4)).astype("float32")
+    context, weights = attend(query, value, key, score=functools.partial(scores.bilinear, weight=weight))
+    expected = softmax(np.einsum("bqi,ij,bkj->bqk", query, weight, key))
+    np.testing.assert_allclose(numpy_of(weights), expected, atol=ATOL)
+    np.testing.assert_allclose(numpy_of(context), expected @ value, atol=ATOL)

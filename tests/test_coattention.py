@@ -124,8 +124,12 @@ def test_bad_inputs_name_the_argument(question_image):
         layer([question, image, image])
     with pytest.raises(ValueError, match="argument Q.*rank 3"):
         layer([question[0], image])
-    with pytest.raises(ValueError, match="argument mask"):
+    with pytest.raises(ValueError, match=r"argument mask\. ParallelCoAttention expects a list \[q_mask, v_mask\] "
+                                         r"of boolean tensors \(True means attend\)\. Received: mask=a tensor"):
         layer([question, image], mask=np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match=r"argument inputs\. ParallelCoAttention expects a list \[Q, V\] of two "
+                                         r"sequences\. Received: inputs=a tensor of shape \(2, 4, 5\)"):
+        layer.build((2, 4, 5))
     layer([question, image])
     with pytest.raises(ValueError, match=r"Q and w_b.*Received: Q.shape=\(2, 4, 5\)"):
         layer([image[:, :4], image])

@@ -215,6 +215,27 @@ def test_unknown_score_name_is_rejected(query_key_value, function):
         function(query, value, key, score="dotty", **({"window": 1} if function is windowed_attend else {}))
 
 
+@pytest.mark.parametrize("function", [blockwise_attend, windowed_attend])
+@pytest.mark.parametrize("name", ["general", "bilinear", "additive", "gaussian"])
+def test_a_score_with_parameters_by_name_says_to_pass_a_callable(query_key_value, function, name):
+    query, key, value = query_key_value
+    with pytest.raises(ValueError, match=rf"argument score\. The score '{name}'.* needs parameters.*functools"):
+        function(query, value, key, score=name, **({"window": 1} if function is windowed_attend else {}))
+
+
+def test_a_score_with_parameters_given_as_a_partial_equals_attend(query_key_value, rng):
+    import functools
+
+    from attention_utils import scores
+
+    query, key, value = query_key_value
+    score = functools.partial(scores.gaussian, width=2.0)
+    expected, _ = attend(query, value, key, score=score)
+    for context in (blockwise_attend(query, value, key, score=score, block_size=4, query_block_size=5),
+                    windowed_attend(query, value, key, score=score, window=TK, block_size=4)):
+        np.testing.assert_allclose(numpy_of(context), numpy_of(expected), atol=ATOL)
+
+
 def test_score_that_is_neither_name_nor_callable_is_rejected(query_key_value):
     query, key, value = query_key_value
     with pytest.raises(TypeError, match="argument score"):

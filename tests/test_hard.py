@@ -233,3 +233,30 @@ def test_associative_recall_is_deterministic():
 def test_associative_recall_bad_arguments(kwargs, argument):
     with pytest.raises(ValueError, match=f"argument {argument}"):
         associative_recall(**kwargs)
+
+
+def test_hard_attention_overrides_only_how_the_probabilities_become_the_context(query_value):
+    from attention_utils.layers._base import BaseAttention
+
+    assert HardAttention.call is BaseAttention.call and "call" not in vars(HardAttention)
+    query, value = query_value
+    hard = HardAttention("argmax", score_mode="general")
+    _, selection, probabilities = hard([query, value], return_attention_scores=True)
+    luong = LuongAttention("general")
+    luong.build([query.shape, value.shape])
+    luong.w.assign(hard.w)
+    _, weights = luong([query, value], return_attention_scores=True)
+    np.testing.assert_array_equal(numpy_of(probabilities), numpy_of(weights))  # Luong's steps 1 and 2
+
+
+@pytest.mark.parametrize("paper_name, registry_name", [("general", "bilinear"), ("concat", "additive")])
+def test_registry_names_select_the_same_score(paper_name, registry_name, query_value):
+    query, value = query_value
+    results = []
+    for score_mode in (paper_name, registry_name):
+        keras.utils.set_random_seed(0)
+        layer = HardAttention("sample", score_mode=score_mode, seed=4)
+        results.append([numpy_of(x) for x in layer([query, value], return_attention_scores=True)])
+        assert HardAttention.from_config(layer.get_config()).get_config() == layer.get_config()
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -16,6 +16,9 @@ ANY_SIZE_LAYERS = {
     "bahdanau": lambda: BahdanauAttention(units=7),
     "luong_general": lambda: LuongAttention("general"),
     "luong_concat": lambda: LuongAttention("concat", units=7),
+    # The registry's names for Luong's "general" and "concat".
+    "luong_bilinear": lambda: LuongAttention("bilinear"),
+    "luong_additive": lambda: LuongAttention("additive", units=7),
 }
 ALL_LAYERS = {**ANY_SIZE_LAYERS, "luong_dot": lambda: LuongAttention("dot")}
 
@@ -220,12 +223,48 @@ def test_bad_units_names_the_argument(units):
         LuongAttention("concat", units=units)
 
 
-def test_unknown_score_mode_names_the_argument():
-    with pytest.raises(ValueError, match=r"argument score_mode.*Received: score_mode='bilinear'"):
-        LuongAttention("bilinear")
+# (Before the score registry, "bilinear" was refused here: it is now the registry's name for "general".)
+@pytest.mark.parametrize("score_mode", ["cosine", "scaled_dot", "gaussian", "location", None])
+def test_unknown_score_mode_names_the_argument(score_mode):
+    with pytest.raises((ValueError, TypeError), match=r"argument score_mode\. Expected one of \['additive', "
+                                                      r"'bilinear', 'concat', 'dot', 'general'\]\. Received"):
+        LuongAttention(score_mode)
 
 
-@pytest.mark.parametrize("score_mode", ["dot", "general"])
+@pytest.mark.parametrize("paper_name, registry_name", [("general", "bilinear"), ("concat", "additive")])
+def test_paper_and_registry_names_are_the_same_score(paper_name, registry_name, query_value_key):
+    query, value, key = query_value_key
+    outputs, weight_names = [], []
+    for score_mode in (paper_name, registry_name):
+        keras.utils.set_random_seed(0)
+        layer = LuongAttention(score_mode)
+        outputs.append([numpy_of(x) for x in layer([query, value, key], return_attention_scores=True)])
+        weight_names.append([weight.path.split("/")[-1] for weight in layer.weights])
+        assert layer.get_config()["score_mode"] == score_mode  # kept as given
+    assert weight_names[0] == weight_names[1]  # so weights saved under either name load under the other
+    for a, b in zip(*outputs):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("score_mode", ["general", "concat"])
+def test_config_saved_with_the_papers_names_still_loads(score_mode):
+    config = {"name": "luong", "trainable": True, "dtype": "float32", "score_mode": score_mode, "units": None}
+    layer = LuongAttention.from_config(config)
+    assert layer.score_mode == score_mode and layer.get_config()["score_mode"] == score_mode
+
+
+def test_every_query_value_layer_has_one_call_and_overrides_steps():
+    from attention_utils.layers import HardAttention, LocalAttention
+    from attention_utils.layers._base import BaseAttention
+
+    for layer_class in (BahdanauAttention, LuongAttention, HardAttention, LocalAttention):
+        assert layer_class.call is BaseAttention.call
+    assert all("_calculate_scores" in vars(layer_class) for layer_class in (BahdanauAttention, LuongAttention))
+    assert "_apply_scores" in vars(HardAttention) and "_calculate_score_mask" not in vars(HardAttention)
+    assert {"_calculate_score_mask", "_calculate_scores", "_apply_scores"} <= set(vars(LocalAttention))
+
+
+@pytest.mark.parametrize("score_mode", ["dot", "general", "bilinear"])
 def test_units_without_concat_is_rejected(score_mode):
     with pytest.raises(ValueError, match="argument units"):
         LuongAttention(score_mode, units=8)

@@ -95,7 +95,7 @@ def test_monotonic_window_covering_everything_is_global_attention(query_value):
     np.testing.assert_allclose(numpy_of(local_context), numpy_of(context), atol=ATOL)
 
 
-@pytest.mark.parametrize("score_mode", ["dot", "general", "concat"])
+@pytest.mark.parametrize("score_mode", ["dot", "general", "concat", "bilinear", "additive"])
 def test_every_score_mode_and_a_separate_key(score_mode, rng):
     query = rng.normal(size=(2, 4, 3)).astype("float32")
     value, key = rng.normal(size=(2, 6, 5)).astype("float32"), rng.normal(size=(2, 6, 3)).astype("float32")
@@ -189,3 +189,23 @@ def test_bad_inputs_name_the_argument(query_value):
         LocalAttention(1)(query)
     with pytest.raises(ValueError, match="argument query"):
         LocalAttention(1)([query[0], value])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_score_mask_is_the_window_and_call_is_the_base_layers(mode, query_value):
+    from attention_utils.layers._base import BaseAttention
+    from attention_utils.layers.local import Window
+
+    assert LocalAttention.call is BaseAttention.call and "call" not in vars(LocalAttention)
+    query, value = query_value
+    layer = LocalAttention(1, mode)
+    layer.build([query.shape, value.shape])
+    window = layer._calculate_score_mask(ops.convert_to_tensor(query), ops.convert_to_tensor(value), None, None)
+    assert isinstance(window, Window)
+    assert tuple(window.positions.shape) == tuple(window.mask.shape) == (2, 4, 3)
+    if mode == "monotonic":  # p_t = t: the window of query t is t - 1 .. t + 1, clipped to [0, Tv)
+        np.testing.assert_array_equal(numpy_of(window.positions)[0], np.arange(4)[:, None] + [-1, 0, 1])
+        assert not numpy_of(window.mask)[0, 0, 0] and numpy_of(window.mask)[0, 1:].all()
+    scores = layer._calculate_scores(query, value, window)
+    assert tuple(scores.shape) == (2, 4, 3)  # each query against its own window only
+    assert len(layer._apply_scores(scores, value, window)) == 1  # no spread weights unless asked for

@@ -244,3 +244,56 @@ def test_gaussian_scores_the_key_at_the_query_highest(rng):
 def test_gaussian_width_must_be_positive_and_finite(width, error):
     with pytest.raises(error, match="argument width"):
         scores.gaussian(np.zeros((2, 1)), np.zeros((3, 1)), width)
+
+
+# The registry: one list of names for attend, the efficient functions and the layers
+
+
+def test_registry_has_the_canonical_names_and_the_papers_aliases():
+    assert list(scores.REGISTRY) == ["dot", "scaled_dot", "cosine", "bilinear", "additive", "projected", "gaussian"]
+    assert scores.ALIASES == {"general": "bilinear", "concat": "additive"}
+    assert list(scores.PARAMETER_FREE) == ["dot", "scaled_dot", "cosine"]
+    for name, score in scores.REGISTRY.items():
+        assert score.name == name and score.function is getattr(scores, name)
+        assert score.parameter_free == (name in scores.PARAMETER_FREE)
+
+
+@pytest.mark.parametrize("name", ["bilinear", "additive", "projected", "gaussian"])
+def test_registered_parameters_are_the_functions_arguments_after_query_and_key(name):
+    import inspect
+
+    score = scores.REGISTRY[name]
+    required = [parameter.name for parameter in inspect.signature(score.function).parameters.values()
+                if parameter.default is inspect.Parameter.empty]
+    assert tuple(required) == ("query", "key", *score.parameters)
+
+
+@pytest.mark.parametrize("alias, name", [("general", "bilinear"), ("concat", "additive"), ("dot", "dot")])
+def test_get_resolves_an_alias_to_its_score(alias, name):
+    assert scores.get(alias) is scores.REGISTRY[name]
+
+
+@pytest.mark.parametrize("name", ["dot", "scaled_dot", "cosine"])
+def test_dot_product_form_of_a_parameter_free_score_gives_its_scores(name, query_and_key):
+    query, key = (keras.ops.convert_to_tensor(x) for x in query_and_key)
+    transformed_query, transformed_key = scores.REGISTRY[name].as_dot_product(query, key)
+    np.testing.assert_allclose(numpy_of(scores.dot(transformed_query, transformed_key)),
+                               numpy_of(scores.REGISTRY[name].function(query, key)), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["bilinear", "general", "additive", "concat", "projected", "gaussian"])
+def test_a_score_with_parameters_cannot_be_given_by_name(name):
+    with pytest.raises(ValueError, match=r"argument score\. The score '.*needs parameters.*functools\.partial"
+                                         rf".*\['cosine', 'dot', 'scaled_dot'\]\. Received: score='{name}'"):
+        scores.score_function(name)
+
+
+def test_unknown_names_and_unsupported_ones_list_what_is_accepted():
+    with pytest.raises(ValueError, match=r"argument score\. Expected one of \['additive', 'bilinear', 'concat', "
+                                         r"'cosine', 'dot', 'gaussian', 'general', 'projected', 'scaled_dot'\]"):
+        scores.get("dotty")
+    with pytest.raises(ValueError, match=r"argument score_mode\. Expected one of \['additive', 'concat', 'dot'\]\. "
+                                         r"Received: score_mode='cosine'"):
+        scores.get("cosine", "score_mode", among=("dot", "additive"), parameter_free=False)
+    with pytest.raises(TypeError, match="argument score"):
+        scores.get(None)

@@ -1,7 +1,13 @@
 """What every attention layer here shares: inputs, masks, alignment and the weighted sum.
 
 A family module (``bahdanau.py``, ``luong.py``) subclasses ``BaseAttention`` and writes only what makes
-its family different: the weights it creates in ``build`` and its score in ``_calculate_scores``.
+its family different: the weights it creates in ``_build_weights`` and its score in
+``_calculate_scores``. A variant overrides a step of ``call``, never ``call`` itself: ``hard.py`` how the
+weights become the context (``_apply_scores``), ``local.py`` which keys each query may attend to
+(``_calculate_score_mask``) and so which it scores and sums.
+
+``split_list`` and ``describe`` check the list arguments (``inputs``, ``mask``) of any layer of the
+package that takes several tensors, ``ParallelCoAttention`` too.
 """
 
 import keras
@@ -14,17 +20,28 @@ from attention_utils.alignment import masked_softmax
 class BaseAttention(keras.layers.Layer):
     """Attention over ``[query, value]`` or ``[query, value, key]`` with a score left to subclasses.
 
-    1. Score: ``scores = self._calculate_scores(query, key)``, shape ``(batch_size, Tq, Tv)``.
-    2. Align: ``weights = masked_softmax(scores, mask)``, each unmasked row summing to 1.
-    3. Sum: ``context = weights @ value``, shape ``(batch_size, Tq, value_dim)``.
+    ``call`` is written once, here, as the steps of Keras's own base attention layer, each a method a
+    subclass may override:
 
-    Masks follow Keras's attention layers: ``mask=[query_mask, value_mask]``, booleans where ``True``
-    means "attend". A masked key gets weight 0; a masked query gets all-zero weights and a zero output;
-    a query whose keys are all masked gets zero weights and a zero output, never NaN.
+    0. ``score_mask = self._calculate_score_mask(query, key, query_mask, value_mask)``: which keys each
+       query may attend to; by default a boolean mask broadcastable to ``(batch_size, Tq, Tv)``, or
+       ``None``.
+    1. Score: ``scores = self._calculate_scores(query, key, score_mask)``, shape ``(batch_size, Tq, Tv)``.
+    2. and 3. ``context, *attention = self._apply_scores(scores, value, score_mask)``: by default, align
+       (``weights = masked_softmax(scores, score_mask)``, each unmasked row summing to 1) and sum
+       (``context = weights @ value``, shape ``(batch_size, Tq, value_dim)``), returning
+       ``(context, weights)``. ``call`` returns the context, or with ``return_attention_scores`` the whole
+       tuple.
+
+    Masks follow the layers' mask rule of the package (``attention_utils``, "Masks"):
+    ``mask=[query_mask, value_mask]``, as in Keras's attention layers.
 
     Once built, the layer accepts only the query and key feature sizes it was built for (its weights
     depend on them); masks must have one entry per query or key. An empty batch gives an empty result.
     """
+
+    _num_attention_outputs = 1
+    """How many ``(batch_size, Tq, Tv)`` tensors ``_apply_scores`` returns after the context."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -48,21 +65,17 @@ class BaseAttention(keras.layers.Layer):
         self.w_key = self.add_weight(name="w_key", shape=(key_dim, units), initializer="glorot_uniform")
         self.v = self.add_weight(name="v", shape=(units,), initializer="glorot_uniform")
 
-    def _calculate_scores(self, query, key):
-        """Returns the scores ``(batch_size, Tq, Tv)`` of every key against every query."""
-        raise NotImplementedError
-
     def call(self, inputs, mask=None, return_attention_scores=False):
         query, value, key, query_mask, value_mask = self._prepare_call(inputs, mask)
-        scores = self._calculate_scores(query, key)
-        weights = masked_softmax(scores, self._calculate_score_mask(query_mask, value_mask))
-        context = ops.matmul(weights, value)
-        if return_attention_scores:
-            return context, weights
-        return context
+        score_mask = self._calculate_score_mask(query, key, query_mask, value_mask)
+        scores = self._calculate_scores(query, key, score_mask)
+        outputs = self._apply_scores(scores, value, score_mask, return_attention_scores=return_attention_scores)
+        return tuple(outputs) if return_attention_scores else outputs[0]
 
-    def _calculate_score_mask(self, query_mask, value_mask):
-        """Combines ``(batch, Tq)`` and ``(batch, Tv)`` masks into one that broadcasts to the scores."""
+    def _calculate_score_mask(self, query, key, query_mask, value_mask):
+        """Which keys each query may attend to: ``(batch, Tq)`` and ``(batch, Tv)`` masks combined into
+        one that broadcasts to the scores, ``(batch, Tq, 1)``, ``(batch, 1, Tv)`` or ``(batch, Tq, Tv)``,
+        or ``None`` when there is no mask. The result is passed to the two steps that follow."""
         score_mask = None
         if query_mask is not None:
             score_mask = ops.expand_dims(ops.cast(query_mask, "bool"), -1)  # (batch, Tq, 1)
@@ -70,6 +83,22 @@ class BaseAttention(keras.layers.Layer):
             value_mask = ops.expand_dims(ops.cast(value_mask, "bool"), -2)  # (batch, 1, Tv)
             score_mask = value_mask if score_mask is None else ops.logical_and(score_mask, value_mask)
         return score_mask
+
+    def _calculate_scores(self, query, key, score_mask=None):
+        """Returns the scores ``(batch_size, Tq, Tv)`` of every key against every query.
+
+        ``score_mask`` is what ``_calculate_score_mask`` returned: a global score has no use for it (masked
+        keys are scored and then given weight 0); a variant that scores only some keys reads them from it.
+        """
+        raise NotImplementedError
+
+    def _apply_scores(self, scores, value, score_mask, return_attention_scores=False):
+        """Turns the scores into weights and the weights into the context: returns ``(context, weights)``,
+        the context ``(batch_size, Tq, value_dim)`` first, then ``_num_attention_outputs`` tensors that
+        ``call`` returns with ``return_attention_scores``. (A variant may leave those out when
+        ``return_attention_scores`` is ``False`` and they are costly.)"""
+        weights = masked_softmax(scores, score_mask)
+        return ops.matmul(weights, value), weights
 
     def compute_mask(self, inputs, mask=None):
         # The output has one row per query, so it carries the query mask on, as in Keras.
@@ -85,7 +114,9 @@ class BaseAttention(keras.layers.Layer):
         self._split_mask(mask, query, key)
         context = keras.KerasTensor((*query.shape[:-1], value.shape[-1]), dtype=self.compute_dtype)
         if return_attention_scores:
-            return context, keras.KerasTensor((*query.shape[:-1], key.shape[-2]), dtype=self.compute_dtype)
+            weights_shape = (*query.shape[:-1], key.shape[-2])
+            return (context, *(keras.KerasTensor(weights_shape, dtype=self.compute_dtype)
+                               for _ in range(self._num_attention_outputs)))
         return context
 
     def _prepare_call(self, inputs, mask):
@@ -103,21 +134,9 @@ class BaseAttention(keras.layers.Layer):
 
     def _split_inputs(self, inputs, name):
         """``[query, value]`` or ``[query, value, key]``, as tensors or shapes -> ``query, value, key``."""
-        is_one_shape = isinstance(inputs, (list, tuple)) and all(
-            dim is None or isinstance(dim, int) for dim in inputs
-        )
-        if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3) or is_one_shape:
-            received = f"a tensor of shape {tuple(inputs)}" if is_one_shape else _describe(inputs)
-            raise ValueError(
-                f"Invalid value for argument {name}. {self.__class__.__name__} expects a list "
-                f"[query, value] or [query, value, key]. Received: {name}={received}"
-            )
+        inputs = split_list(inputs, name, self, (2, 3), "a list [query, value] or [query, value, key]")
         query, value = inputs[0], inputs[1]
         key = inputs[2] if len(inputs) == 3 else value
-        # Shapes (in build) become symbolic tensors, so one set of checks serves shapes and tensors.
-        query, value, key = (
-            x if hasattr(x, "shape") else keras.KerasTensor(tuple(x)) for x in (query, value, key)
-        )
         check.check_rank(query, "query", 3, "(batch_size, Tq, query_dim)")
         check.check_rank(value, "value", 3, "(batch_size, Tv, value_dim)")
         check.check_rank(key, "key", 3, "(batch_size, Tv, key_dim)")
@@ -134,12 +153,7 @@ class BaseAttention(keras.layers.Layer):
         ``(batch_size, Tv)``: one entry per query or per key."""
         if mask is None:
             return None, None
-        if not isinstance(mask, (list, tuple)) or len(mask) not in (2, 3):
-            raise ValueError(
-                f"Invalid value for argument mask. {self.__class__.__name__} expects a list "
-                "[query_mask, value_mask] of boolean tensors (True means attend). "
-                f"Received: mask={_describe(mask)}"
-            )
+        split_list(mask, "mask", self, (2, 3), MASK_LIST.format("[query_mask, value_mask]"), tensors=False)
         query_mask, value_mask = mask[0], mask[1]
         key_mask = mask[2] if len(mask) == 3 else None
         if query is not None:
@@ -154,7 +168,39 @@ class BaseAttention(keras.layers.Layer):
         return query_mask, value_mask
 
 
-def _describe(x):
+MASK_LIST = "a list {} of boolean tensors (True means attend)"
+"""How an error message describes a layer's list of masks, given its entries' names."""
+
+
+def split_list(value, name, layer, lengths, expected, tensors=True):
+    """Checks a list argument of ``layer`` (``inputs`` or ``mask``) and returns it as a list.
+
+    Args:
+        value: the argument: a list or tuple with one of ``lengths`` entries. A single shape, a list of
+            integers, is refused, so that ``build`` reports ``input_shape`` of one tensor clearly.
+        name: the argument's name, for error messages.
+        layer: the layer, named in error messages.
+        lengths: the numbers of entries allowed.
+        expected: what the layer expects, as a phrase: ``"a list [query, value] or [query, value, key]"``.
+        tensors: if ``True``, entries that are shapes (in ``build``) become symbolic tensors, so one set
+            of checks serves shapes and tensors; if ``False``, entries are returned as they are.
+
+    Raises:
+        ValueError: naming the argument, the layer and what it expects.
+    """
+    is_one_shape = isinstance(value, (list, tuple)) and all(dim is None or isinstance(dim, int) for dim in value)
+    if not isinstance(value, (list, tuple)) or len(value) not in lengths or (tensors and is_one_shape):
+        received = f"a tensor of shape {tuple(value)}" if tensors and is_one_shape else describe(value)
+        raise ValueError(
+            f"Invalid value for argument {name}. {layer.__class__.__name__} expects {expected}. "
+            f"Received: {name}={received}"
+        )
+    if not tensors:
+        return list(value)
+    return [x if hasattr(x, "shape") else keras.KerasTensor(tuple(x)) for x in value]
+
+
+def describe(x):
     """A short description of ``x`` for an error message: a tensor by its shape, a list by its length."""
     if hasattr(x, "shape"):
         return f"a tensor of shape {tuple(x.shape)}"

@@ -41,10 +41,8 @@ class BahdanauAttention(BaseAttention):
 
     Call arguments:
         inputs: ``[query, value]`` or ``[query, value, key]``.
-        mask: optional list ``[query_mask, value_mask]`` of boolean tensors of shapes
-            ``(batch_size, Tq)`` and ``(batch_size, Tv)``, ``True`` meaning "attend". A masked key gets
-            weight 0; a masked query gets zero weights and a zero output. Masks made by
-            ``Embedding(mask_zero=True)`` are passed on automatically.
+        mask: optional ``[query_mask, value_mask]``, the layers' mask rule (``attention_utils``,
+            "Masks"). Masks made by ``Embedding(mask_zero=True)`` are passed on automatically.
         return_attention_scores: if ``True``, also return the attention weights (after masking and
             softmax).
 
@@ -61,7 +59,7 @@ class BahdanauAttention(BaseAttention):
     def _build_weights(self, query, key):
         self._add_additive_weights(query.shape[-1], key.shape[-1], self.units)
 
-    def _calculate_scores(self, query, key):
+    def _calculate_scores(self, query, key, score_mask=None):
         # Bahdanau et al. 2014, appendix A.1.2: e_ij = v_a^T tanh(W_a s_{i-1} + U_a h_j)
         return score_functions.additive(query, key, self.w_query, self.w_key, self.v)
 

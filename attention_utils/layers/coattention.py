@@ -5,7 +5,7 @@ from keras import ops
 
 from attention_utils import _validation as check
 from attention_utils.alignment import masked_softmax
-from attention_utils.layers._base import _describe
+from attention_utils.layers._base import MASK_LIST, split_list
 
 
 @keras.saving.register_keras_serializable(package="attention_utils")
@@ -39,10 +39,11 @@ class ParallelCoAttention(keras.layers.Layer):
 
     Call arguments:
         inputs: a list ``[Q, V]`` of tensors of shapes ``(batch_size, T, d_q)`` and ``(batch_size, N, d_v)``.
-        mask: optional list ``[q_mask, v_mask]`` of boolean tensors of shapes ``(batch_size, T)`` and
-            ``(batch_size, N)``, ``True`` meaning "attend". A masked position gets weight 0 and its
-            affinities are set to 0, so it does not influence the other sequence's attention either. A
-            sequence with every position masked gets zero weights and a zero vector.
+        mask: optional ``[q_mask, v_mask]``, one ``(batch_size, T)`` and one ``(batch_size, N)``, as in
+            the layers' mask rule (``attention_utils``, "Masks"), but each for one of the two attended
+            sequences. A masked position gets weight 0 and its affinities are set to 0, so it does not
+            influence the other sequence's attention either. A sequence with every position masked gets
+            zero weights and a zero vector.
         return_attention_scores: if ``True``, also return the weights ``a^q`` and ``a^v``.
 
     Output:
@@ -112,14 +113,7 @@ class ParallelCoAttention(keras.layers.Layer):
 
     def _split_inputs(self, inputs):
         """``[Q, V]``, as tensors or shapes -> ``Q, V`` (symbolic for shapes), checked."""
-        is_one_shape = isinstance(inputs, (list, tuple)) and all(dim is None or isinstance(dim, int) for dim in inputs)
-        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2 or is_one_shape:
-            received = f"a tensor of shape {tuple(inputs)}" if is_one_shape else _describe(inputs)
-            raise ValueError(
-                "Invalid value for argument inputs. ParallelCoAttention expects a list [Q, V] of two "
-                f"sequences. Received: inputs={received}"
-            )
-        question, image = (x if hasattr(x, "shape") else keras.KerasTensor(tuple(x)) for x in inputs)
+        question, image = split_list(inputs, "inputs", self, (2,), "a list [Q, V] of two sequences")
         check.check_rank(question, "Q", 3, "(batch_size, T, d_q)")
         check.check_rank(image, "V", 3, "(batch_size, N, d_v)")
         if self.built:
@@ -130,11 +124,7 @@ class ParallelCoAttention(keras.layers.Layer):
     def _split_mask(self, mask, question=None, image=None):
         if mask is None:
             return None, None
-        if not isinstance(mask, (list, tuple)) or len(mask) != 2:
-            raise ValueError(
-                "Invalid value for argument mask. ParallelCoAttention expects a list [q_mask, v_mask] of "
-                f"boolean tensors (True means attend). Received: mask={_describe(mask)}"
-            )
+        split_list(mask, "mask", self, (2,), MASK_LIST.format("[q_mask, v_mask]"), tensors=False)
         if question is None:
             return mask[0], mask[1]
         return (check.check_sequence_mask(mask[0], "q_mask", question, "Q", "T"),

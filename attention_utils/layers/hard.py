@@ -25,7 +25,9 @@ class HardAttention(LuongAttention):
     ``z_t = sum_i alpha_{t,i} a_i`` of soft attention, draw a one-hot location variable
     ``s_t ~ Multinoulli(alpha_t)`` and read ``z_t = sum_i s_{t,i} a_i``: the value at one position.
     Their score ``f_att`` is a one-hidden-layer network, the ``"concat"`` score of ``LuongAttention``
-    (the default here); ``"dot"`` and ``"general"`` are also accepted.
+    (the default here); ``"dot"`` and ``"general"`` are also accepted, and the registry's names
+    ``"additive"`` and ``"bilinear"``. Steps 1 and 2 are ``LuongAttention``'s; the layer overrides only
+    ``_apply_scores``, how the probabilities become the context.
 
     Inputs are a list with 2 or 3 elements:
     1. A ``query`` tensor of shape ``(batch_size, Tq, query_dim)``.
@@ -52,9 +54,10 @@ class HardAttention(LuongAttention):
 
     Args:
         mode: ``"sample"`` (the default), ``"argmax"`` or ``"straight_through"``.
-        score_mode: ``"concat"`` (the default, Xu et al.'s ``f_att``), ``"general"`` or ``"dot"``, as
-            in ``LuongAttention``.
-        units: for ``"concat"`` only, the size of the score's hidden layer; defaults to ``key_dim``.
+        score_mode: ``"concat"`` (the default, Xu et al.'s ``f_att``), ``"general"`` or ``"dot"``, or
+            ``"additive"`` or ``"bilinear"``, as in ``LuongAttention``.
+        units: for ``"concat"`` (``"additive"``) only, the size of the score's hidden layer; defaults to
+            ``key_dim``.
         temperature: for ``"straight_through"`` only, a positive number ``tau``: the temperature of the
             soft sample whose gradient is used. Lower is closer to the hard sample, with noisier
             gradients.
@@ -63,10 +66,9 @@ class HardAttention(LuongAttention):
 
     Call arguments:
         inputs: ``[query, value]`` or ``[query, value, key]``.
-        mask: optional list ``[query_mask, value_mask]`` of boolean tensors of shapes
-            ``(batch_size, Tq)`` and ``(batch_size, Tv)``, ``True`` meaning "attend". A masked key is
-            never selected; a masked query, or a query whose keys are all masked, selects nothing and
-            gets a zero output.
+        mask: optional ``[query_mask, value_mask]``, the layers' mask rule (``attention_utils``,
+            "Masks"). A masked key is never selected; a masked query, or a query whose keys are all
+            masked, selects nothing and gets a zero output.
         return_attention_scores: if ``True``, also return the ``selection`` and the probabilities
             ``alpha`` it was drawn from (``reinforce_loss`` needs both).
 
@@ -93,15 +95,15 @@ class HardAttention(LuongAttention):
         if mode != "argmax":
             self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs, mask=None, return_attention_scores=False):
-        query, value, key, query_mask, value_mask = self._prepare_call(inputs, mask)
-        scores = self._calculate_scores(query, key)
-        probabilities = masked_softmax(scores, self._calculate_score_mask(query_mask, value_mask))
+    _num_attention_outputs = 2  # the selection and the probabilities
+
+    def _apply_scores(self, scores, value, score_mask, return_attention_scores=False):
+        """Steps 2 to 4: probabilities, a one-hot selection drawn from them, and the selected value.
+        Returns ``(context, selection, probabilities)``."""
+        probabilities = masked_softmax(scores, score_mask)
         selection = self._select(probabilities)
         context = ops.matmul(selection, ops.cast(value, selection.dtype))
-        if return_attention_scores:
-            return context, selection, probabilities
-        return context
+        return context, selection, probabilities
 
     def _select(self, probabilities):
         """One-hot ``(batch, Tq, Tv)`` selection from the probabilities, per ``self.mode``."""
@@ -122,15 +124,6 @@ class HardAttention(LuongAttention):
             return ops.stop_gradient(hard)
         soft = masked_softmax(logits / self.temperature, allowed)
         return soft + ops.stop_gradient(hard - soft)  # forward: hard; backward: d soft
-
-    def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
-        context = super().compute_output_spec(inputs, mask)
-        if return_attention_scores:
-            query, _, key = self._split_inputs(inputs, "inputs")
-            weights_shape = (*query.shape[:-1], key.shape[-2])
-            weights = keras.KerasTensor(weights_shape, dtype=self.compute_dtype)
-            return context, weights, keras.KerasTensor(weights_shape, dtype=self.compute_dtype)
-        return context
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode, "temperature": self.temperature, "seed": self.seed}

@@ -1,5 +1,7 @@
 """Local attention (Luong et al. 2015): each query scores only a window of 2D + 1 keys."""
 
+import typing
+
 import keras
 from keras import ops
 
@@ -8,6 +10,22 @@ from attention_utils.alignment import masked_softmax
 from attention_utils.layers.luong import LuongAttention
 
 MODES = ("monotonic", "predictive")
+
+
+class Window(typing.NamedTuple):
+    """The score mask of local attention: which keys each query may attend to, as a window.
+
+    Attributes:
+        positions: ``(batch, Tq, 2D + 1)`` int32, the key positions ``round(p_t) - D .. round(p_t) + D``.
+        mask: ``(batch, Tq, 2D + 1)`` bool, which of them may be attended (inside ``[0, Tv)``, unmasked).
+        centre: ``(batch, Tq)``, the aligned positions ``p_t``.
+        num_keys: ``Tv``.
+    """
+
+    positions: typing.Any
+    mask: typing.Any
+    centre: typing.Any
+    num_keys: typing.Any
 
 
 @keras.saving.register_keras_serializable(package="attention_utils")
@@ -31,6 +49,12 @@ class LocalAttention(LuongAttention):
     ``S`` is ``Tv``, or with a value mask the number of unmasked keys of each sequence (padding at the
     end). The score is Luong's, chosen with ``score_mode`` as in ``LuongAttention``.
 
+    The layer overrides steps of ``LuongAttention``'s ``call``, not ``call``: its score mask
+    (``_calculate_score_mask``) is a ``Window``, the positions of each query's keys and which of them may
+    be attended; ``_calculate_scores`` scores each query against its window's keys only, and
+    ``_apply_scores`` forms the window's weights (the softmax, and local-p's Gaussian) and sums the
+    window's values.
+
     Inputs are a list with 2 or 3 elements:
     1. A ``query`` tensor of shape ``(batch_size, Tq, query_dim)``: Luong's target states ``h_t``.
     2. A ``value`` tensor of shape ``(batch_size, Tv, value_dim)``: the source states.
@@ -50,18 +74,17 @@ class LocalAttention(LuongAttention):
         window: ``D``, a non-negative integer: each query sees ``2D + 1`` positions. In local-p it also
             sets the Gaussian's width, ``sigma = D / 2``, so it must be positive there.
         mode: ``"monotonic"`` (local-m, the default) or ``"predictive"`` (local-p).
-        score_mode: ``"general"`` (the default), ``"dot"`` or ``"concat"``, as in ``LuongAttention``.
-        units: for ``score_mode="concat"`` only, the size of the score's hidden layer.
+        score_mode: ``"general"`` (the default), ``"dot"`` or ``"concat"``, or ``"bilinear"`` or
+            ``"additive"``, as in ``LuongAttention``.
+        units: for ``score_mode="concat"`` (``"additive"``) only, the size of the score's hidden layer.
         position_units: for ``"predictive"`` only, the rows of ``W_p`` (the size of the hidden layer
             that predicts ``p_t``); defaults to ``query_dim``.
         **kwargs: base layer arguments, such as ``name`` and ``dtype``.
 
     Call arguments:
         inputs: ``[query, value]`` or ``[query, value, key]``.
-        mask: optional list ``[query_mask, value_mask]`` of boolean tensors of shapes
-            ``(batch_size, Tq)`` and ``(batch_size, Tv)``, ``True`` meaning "attend". A masked key gets
-            weight 0; a masked query, or a window with no unmasked key, gets zero weights and a zero
-            output.
+        mask: optional ``[query_mask, value_mask]``, the layers' mask rule (``attention_utils``,
+            "Masks"). A window with no unmasked key also gets zero weights and a zero output.
         return_attention_scores: if ``True``, also return the weights spread back over all ``Tv``
             positions, ``(batch_size, Tq, Tv)``, zero outside the window. (Building them costs
             ``Tq * (2D + 1) * Tv`` memory; the context alone does not.)
@@ -102,24 +125,33 @@ class LocalAttention(LuongAttention):
             )
             self.v_position = self.add_weight(name="v_position", shape=(units,), initializer="glorot_uniform")
 
-    def call(self, inputs, mask=None, return_attention_scores=False):
-        query, value, key, query_mask, value_mask = self._prepare_call(inputs, mask)
+    def _calculate_score_mask(self, query, key, query_mask, value_mask):
+        """Steps 1 and 2: the ``Window`` of each query, around its aligned position ``p_t``."""
         num_keys = ops.shape(key)[1]
         centre = self._aligned_positions(query, key, value_mask)  # (batch, Tq)
         positions, window_mask = self._window(centre, num_keys, query_mask, value_mask)  # (batch, Tq, 2D+1)
-        window_keys = _gather_positions(key, positions)  # (batch, Tq, 2D+1, key_dim)
-        window_values = _gather_positions(value, positions)
+        return Window(positions, window_mask, centre, num_keys)
+
+    def _calculate_scores(self, query, key, score_mask=None):
+        """Step 3: each query against its window's keys only, ``(batch, Tq, 2D + 1)``."""
+        window_keys = _gather_positions(key, score_mask.positions)  # (batch, Tq, 2D+1, key_dim)
         # (batch, Tq, 1, query_dim) against (batch, Tq, 2D+1, key_dim): each query scores its own window.
-        scores = self._calculate_scores(ops.expand_dims(query, 2), window_keys)[:, :, 0, :]
-        weights = masked_softmax(scores, window_mask)  # Luong et al. 2015, eq. 7, over the window
+        return super()._calculate_scores(ops.expand_dims(query, 2), window_keys)[:, :, 0, :]
+
+    def _apply_scores(self, scores, value, score_mask, return_attention_scores=False):
+        """Steps 4 and 5: the window's weights and the weighted sum of its values. The weights are spread
+        back over all ``Tv`` positions only if ``return_attention_scores``."""
+        window = score_mask
+        weights = masked_softmax(scores, window.mask)  # Luong et al. 2015, eq. 7, over the window
         if self.mode == "predictive":
             sigma = self.window / 2.0
-            distance = ops.cast(positions, weights.dtype) - ops.expand_dims(centre, -1)
+            distance = ops.cast(window.positions, weights.dtype) - ops.expand_dims(window.centre, -1)
             weights = weights * ops.exp(-ops.square(distance) / (2.0 * sigma**2))  # eq. 10
+        window_values = _gather_positions(value, window.positions)
         context = ops.sum(ops.expand_dims(weights, -1) * ops.cast(window_values, weights.dtype), axis=2)
         if return_attention_scores:
-            return context, _spread_over_keys(weights, positions, num_keys)
-        return context
+            return context, _spread_over_keys(weights, window.positions, window.num_keys)
+        return (context,)
 
     def _aligned_positions(self, query, key, value_mask):
         """``p_t``, ``(batch, Tq)``: ``t`` (local-m) or ``(S - 1) sigmoid(v_p^T tanh(W_p h_t))`` (local-p)."""
