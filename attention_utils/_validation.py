@@ -192,8 +192,9 @@ def check_one_of(value, name, allowed):
 
 
 def check_integer_at_least(value, name, minimum, parity=None, expected=None):
-    """Raises ``ValueError`` unless ``value`` is an integer (not a bool) of at least ``minimum``, and, with
-    ``parity="even"`` or ``"odd"``, of that parity. ``expected`` replaces the generated description."""
+    """Raises ``TypeError`` unless ``value`` is an integer (a NumPy integer too, not a bool), and
+    ``ValueError`` unless it is at least ``minimum`` and, with ``parity="even"`` or ``"odd"``, of that
+    parity. ``expected`` replaces the generated description of what is expected."""
     is_integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
     wrong_parity = parity is not None and is_integer and value % 2 != (parity == "odd")
     if not is_integer or value < minimum or wrong_parity:
@@ -202,7 +203,9 @@ def check_integer_at_least(value, name, minimum, parity=None, expected=None):
             expected = named.get(minimum, f"an integer of at least {minimum}")
             if parity is not None:
                 expected = expected.replace(" integer", f" {parity} integer")
-        raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
+        # A wrong type (a float, a string, a bool) is a TypeError; a wrong value a ValueError.
+        error = ValueError if is_integer else TypeError
+        raise error(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
 
 
 def check_rate(value, name):

@@ -56,3 +56,9 @@ def linear_attention(query, key, value, causal=False, key_mask=None):
         similarity = similarity * np.asarray(key_mask)[..., None, :]
     total = similarity.sum(-1, keepdims=True)
     return (similarity @ value) / np.where(total > 0, total, 1.0)
+
+
+def error_for_integer_argument(value):
+    """What a bad value of an integer argument must raise: ``TypeError`` for a wrong type (a float, a
+    bool, a string, None), ``ValueError`` for an integer out of range."""
+    return ValueError if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else TypeError

@@ -169,16 +169,16 @@ def test_saves_to_keras_file_and_loads_back_with_identical_outputs(make_layer, f
     assert loaded.layers[1].get_config() == model.layers[1].get_config()
 
 
-@pytest.mark.parametrize("make_layer, argument", [
-    (lambda: layers.ChannelAttention(reduction_ratio=0.5), "reduction_ratio"),
-    (lambda: layers.ChannelAttention(reduction_ratio=0), "reduction_ratio"),
-    (lambda: layers.SqueezeExcitation(reduction_ratio="16"), "reduction_ratio"),
-    (lambda: layers.SpatialAttention(kernel_size=6), "kernel_size"),
-    (lambda: layers.SpatialAttention(kernel_size=True), "kernel_size"),
-    (lambda: layers.CBAM(kernel_size=-1), "kernel_size"),
+@pytest.mark.parametrize("make_layer, argument, error", [
+    (lambda: layers.ChannelAttention(reduction_ratio=0.5), "reduction_ratio", TypeError),
+    (lambda: layers.ChannelAttention(reduction_ratio=0), "reduction_ratio", ValueError),
+    (lambda: layers.SqueezeExcitation(reduction_ratio="16"), "reduction_ratio", TypeError),
+    (lambda: layers.SpatialAttention(kernel_size=6), "kernel_size", ValueError),
+    (lambda: layers.SpatialAttention(kernel_size=True), "kernel_size", TypeError),
+    (lambda: layers.CBAM(kernel_size=-1), "kernel_size", ValueError),
 ])
-def test_bad_arguments_are_named(make_layer, argument):
-    with pytest.raises(ValueError, match=f"Invalid value for argument {argument}.*Received: {argument}="):
+def test_bad_arguments_are_named(make_layer, argument, error):
+    with pytest.raises(error, match=f"Invalid value for argument {argument}.*Received: {argument}="):
         make_layer()
 
 

@@ -4,7 +4,7 @@ attention in both directions, masks, saving and bad input; and the shared_symbol
 import keras
 import numpy as np
 import pytest
-from helpers import numpy_of, saved_and_loaded, softmax
+from helpers import error_for_integer_argument, numpy_of, saved_and_loaded, softmax
 
 from attention_utils.data import shared_symbol_pairs
 from attention_utils.layers.coattention import ParallelCoAttention
@@ -111,7 +111,7 @@ def test_config_round_trip():
 
 @pytest.mark.parametrize("units", [0, -2, 3.5, True, "8"])
 def test_bad_units_names_the_argument(units):
-    with pytest.raises(ValueError, match="argument units"):
+    with pytest.raises(error_for_integer_argument(units), match="argument units"):
         ParallelCoAttention(units)
 
 
@@ -159,5 +159,5 @@ def test_shared_symbol_pairs_is_deterministic_and_positions_vary():
      ({"first_length": 5, "second_length": 6, "num_symbols": 9}, "num_symbols")],
 )
 def test_shared_symbol_pairs_bad_arguments(kwargs, argument):
-    with pytest.raises(ValueError, match=f"argument {argument}"):
+    with pytest.raises(error_for_integer_argument(kwargs[argument]), match=f"argument {argument}"):
         shared_symbol_pairs(**kwargs)

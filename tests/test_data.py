@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from helpers import error_for_integer_argument
 
 from attention_utils.data import regression_points, regression_target
 
@@ -30,5 +31,5 @@ def test_test_targets_are_noise_free_and_training_noise_has_the_given_spread():
 @pytest.mark.parametrize("kwargs, argument", [({"num_train": 0}, "num_train"), ({"num_test": 1.5}, "num_test"),
                                               ({"noise": -1}, "noise")])
 def test_bad_arguments_are_named(kwargs, argument):
-    with pytest.raises(ValueError, match=f"argument {argument}"):
+    with pytest.raises(error_for_integer_argument(kwargs[argument]), match=f"argument {argument}"):
         regression_points(**kwargs)

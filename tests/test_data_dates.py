@@ -4,6 +4,7 @@ import datetime
 
 import numpy as np
 import pytest
+from helpers import error_for_integer_argument
 
 from attention_utils.data import (
     DATE_FIELDS,
@@ -117,7 +118,8 @@ def test_same_seed_same_pairs_other_seed_other_pairs():
      ({"num_train": 40000}, "num_train and num_validation")],
 )
 def test_bad_arguments_are_named(kwargs, argument):
-    with pytest.raises(ValueError, match=f"argument[s]? {argument}"):
+    error = error_for_integer_argument(kwargs.get(argument, 0))  # (the last case: two arguments together)
+    with pytest.raises(error, match=f"argument[s]? {argument}"):
         dates(**kwargs)
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import error_for_integer_argument
 
 from attention_utils.data import digit_sequences
 
@@ -39,5 +40,6 @@ def test_same_seed_same_sequences_other_seed_other_sequences():
      ({"task": "shuffle"}, "task")],
 )
 def test_bad_arguments_are_named(kwargs, argument):
-    with pytest.raises(ValueError, match=f"argument {argument}"):
+    error = ValueError if argument == "task" else error_for_integer_argument(kwargs[argument])
+    with pytest.raises(error, match=f"argument {argument}"):
         digit_sequences(**kwargs)

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from helpers import saved_and_loaded
+from helpers import error_for_integer_argument, saved_and_loaded
 from keras import ops
 
 from attention_utils.decoding import greedy_decode
@@ -134,7 +134,7 @@ def test_config_round_trip():
 @pytest.mark.parametrize("kwargs, argument", [({"units": 0}, "units"), ({"units": 2.5}, "units"),
                                               ({"units": 4, "attention_units": True}, "attention_units")])
 def test_bad_sizes_name_the_argument(kwargs, argument):
-    with pytest.raises(ValueError, match=f"argument {argument}"):
+    with pytest.raises(error_for_integer_argument(kwargs[argument]), match=f"argument {argument}"):
         BahdanauDecoder(**kwargs)
 
 
@@ -184,7 +184,7 @@ def test_greedy_decode_equals_decoding_one_step_at_a_time(causal_model, rng):
 
 @pytest.mark.parametrize("target_length", [0, 2.0, True])
 def test_greedy_decode_rejects_a_bad_length(causal_model, target_length):
-    with pytest.raises(ValueError, match="argument target_length"):
+    with pytest.raises(error_for_integer_argument(target_length), match="argument target_length"):
         greedy_decode(causal_model, np.zeros((2, TX), dtype="int32"), target_length)
 
 

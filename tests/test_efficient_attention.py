@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import linear_attention, numpy_of
+from helpers import error_for_integer_argument, linear_attention, numpy_of
 from keras import ops
 
 from attention_utils import attend, causal_mask
@@ -246,18 +246,19 @@ def test_score_that_is_neither_name_nor_callable_is_rejected(query_key_value):
 def test_block_size_must_be_a_positive_integer(query_key_value, block_size):
     query, key, value = query_key_value
     message = r"Invalid value for argument block_size\. Expected a positive integer\. Received: block_size="
-    with pytest.raises(ValueError, match=message):
+    error = error_for_integer_argument(block_size)
+    with pytest.raises(error, match=message):
         blockwise_attend(query, value, key, block_size=block_size)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         linear_attend(query, value, key, causal=True, block_size=block_size)
-    with pytest.raises(ValueError, match="argument query_block_size"):
+    with pytest.raises(error, match="argument query_block_size"):
         blockwise_attend(query, value, key, query_block_size=block_size)
 
 
 @pytest.mark.parametrize("window", [-1, 1.5, None])
 def test_window_must_be_a_non_negative_integer(query_key_value, window):
     query, key, value = query_key_value
-    with pytest.raises(ValueError, match=r"argument window\. Expected a non-negative integer"):
+    with pytest.raises(error_for_integer_argument(window), match=r"argument window\. Expected a non-negative integer"):
         windowed_attend(query, value, key, window=window)
 
 

@@ -4,7 +4,7 @@ saving and loading, and bad input."""
 import keras
 import numpy as np
 import pytest
-from helpers import numpy_of, saved_and_loaded, softmax
+from helpers import error_for_integer_argument, numpy_of, saved_and_loaded, softmax
 
 from attention_utils.layers import BahdanauAttention, LuongAttention
 
@@ -217,9 +217,9 @@ def test_return_attention_scores_is_a_call_argument_not_a_constructor_argument()
 
 @pytest.mark.parametrize("units", [0, -3, 2.5, True, "8"])
 def test_bad_units_names_the_argument(units):
-    with pytest.raises(ValueError, match="argument units"):
+    with pytest.raises(error_for_integer_argument(units), match="argument units"):
         BahdanauAttention(units=units)
-    with pytest.raises(ValueError, match="argument units"):
+    with pytest.raises(error_for_integer_argument(units), match="argument units"):
         LuongAttention("concat", units=units)
 
 

@@ -5,7 +5,7 @@ and loading, and bad input."""
 import keras
 import numpy as np
 import pytest
-from helpers import numpy_of, saved_and_loaded, softmax
+from helpers import error_for_integer_argument, numpy_of, saved_and_loaded, softmax
 
 from attention_utils.data import DOCUMENT_VOCABULARY, key_sentence_documents
 from attention_utils.layers.hierarchical import AttentionPooling
@@ -100,7 +100,7 @@ def test_pooling_of_a_rank_3_input_carries_no_mask():
 
 @pytest.mark.parametrize("units", [0, -1, 2.5, True, "4"])
 def test_pooling_bad_units_names_the_argument(units):
-    with pytest.raises(ValueError, match="argument units"):
+    with pytest.raises(error_for_integer_argument(units), match="argument units"):
         AttentionPooling(units=units)
 
 
@@ -162,7 +162,7 @@ def test_meta_embedding_carries_the_token_mask():
 
 @pytest.mark.parametrize("units", [0, -1, 2.5, True, "4"])
 def test_meta_embedding_bad_units_names_the_argument(units):
-    with pytest.raises(ValueError, match="argument units"):
+    with pytest.raises(error_for_integer_argument(units), match="argument units"):
         DynamicMetaEmbedding(units=units)
 
 
@@ -279,7 +279,8 @@ def test_the_penalty_is_part_of_the_training_loss(rng):
 ])
 def test_structured_bad_arguments_name_the_argument(name, kwargs):
     arguments = {"units": 5, "num_hops": 3, **kwargs}
-    with pytest.raises(ValueError, match=f"argument {name}"):
+    error = error_for_integer_argument(kwargs[name]) if name in ("units", "num_hops") else ValueError
+    with pytest.raises(error, match=f"argument {name}"):
         StructuredSelfAttention(**arguments)
 
 
@@ -394,5 +395,5 @@ def test_documents_same_seed_same_documents():
 @pytest.mark.parametrize("name, value", [("num_documents", 0), ("max_sentences", 1), ("max_words", 2),
                                          ("num_documents", 2.5), ("max_words", True)])
 def test_documents_bad_arguments_name_the_argument(name, value):
-    with pytest.raises(ValueError, match=f"argument {name}"):
+    with pytest.raises(error_for_integer_argument(value), match=f"argument {name}"):
         key_sentence_documents(**{name: value})

@@ -4,7 +4,7 @@ formulas: shapes, masks, the paper's equations, saving and loading, and bad inpu
 import keras
 import numpy as np
 import pytest
-from helpers import numpy_of, saved_and_loaded, softmax
+from helpers import error_for_integer_argument, numpy_of, saved_and_loaded, softmax
 from keras import ops
 
 from attention_utils.layers.transformer import PositionalEmbedding, TransformerEncoderBlock
@@ -243,7 +243,9 @@ def test_saves_to_keras_and_loads_back_with_safe_mode(tmp_path, norm_first):
     ],
 )
 def test_bad_constructor_arguments_are_named(kwargs, argument):
-    with pytest.raises(ValueError, match=f"argument {argument}"):
+    integer = argument in ("num_heads", "ff_dim", "key_dim")
+    error = error_for_integer_argument(kwargs[argument]) if integer else ValueError
+    with pytest.raises(error, match=f"argument {argument}"):
         TransformerEncoderBlock(**kwargs)
 
 
@@ -336,15 +338,15 @@ def test_dot_product_of_encodings_depends_on_the_offset_only():
 
 
 @pytest.mark.parametrize(
-    "call, argument",
+    "call, argument, error",
     [
-        (lambda: sinusoidal_positional_encoding(0, 8), "length"),
-        (lambda: sinusoidal_positional_encoding(4, 7), "depth"),
-        (lambda: sinusoidal_positional_encoding(4.0, 8), "length"),
-        (lambda: positional_rotation(1.5, 8), "offset"),
-        (lambda: positional_rotation(1, 3), "depth"),
+        (lambda: sinusoidal_positional_encoding(0, 8), "length", ValueError),
+        (lambda: sinusoidal_positional_encoding(4, 7), "depth", ValueError),
+        (lambda: sinusoidal_positional_encoding(4.0, 8), "length", TypeError),
+        (lambda: positional_rotation(1.5, 8), "offset", ValueError),
+        (lambda: positional_rotation(1, 3), "depth", ValueError),
     ],
 )
-def test_positional_bad_arguments_are_named(call, argument):
-    with pytest.raises(ValueError, match=f"argument {argument}"):
+def test_positional_bad_arguments_are_named(call, argument, error):
+    with pytest.raises(error, match=f"argument {argument}"):
         call()
