@@ -19,7 +19,7 @@ PARALLEL := -n 2 --dist loadfile
 
 help:
 	@echo "make lab      set up, then open JupyterLab on notebooks/"
-	@echo "make test     set up, then run lint, unit tests, nbval on every notebook, make html and the browser test"
+	@echo "make test     set up, then run lint and format check, unit tests, nbval on every notebook, make html and the browser test"
 	@echo "make test-browser  only the browser test: every notebook through JupyterLab in headless Chromium (screenshots in build/browser)"
 	@echo "make html     static HTML of every notebook under build/html, links checked"
 	@echo "make execute  re-run every notebook in place from a clean kernel (refreshes committed outputs)"
@@ -50,12 +50,14 @@ setup-browser: setup
 # everything else passes.
 test: setup-browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PARALLEL) $(NBVAL) tests $(NOTEBOOKS)
 	$(BIN)/python tools/build_html.py
 	$(BIN)/pytest tests_browser
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 unit: setup
 	$(BIN)/pytest tests

@@ -34,8 +34,7 @@ def as_float_tensor(x, name):
             x = np.asarray(x)
         except (TypeError, ValueError) as error:
             raise TypeError(
-                f"Invalid value for argument {name}. Expected an array or a tensor of numbers. "
-                f"Received: {name}={x!r}"
+                f"Invalid value for argument {name}. Expected an array or a tensor of numbers. Received: {name}={x!r}"
             ) from error
         if x.dtype.kind not in "biuf" and x.dtype != ml_dtypes.bfloat16:
             raise TypeError(
@@ -131,8 +130,7 @@ def check_rank(x, name, rank, what):
     shape = shape_of(x)
     if len(shape) != rank:
         raise ValueError(
-            f"Invalid shape for argument {name}. Expected rank {rank}, {what}. "
-            f"Received: {name}.shape={shape}"
+            f"Invalid shape for argument {name}. Expected rank {rank}, {what}. Received: {name}.shape={shape}"
         )
 
 
@@ -186,8 +184,7 @@ def check_last_dim_positive(x, name, size="a feature size d"):
 def check_one_of(value, name, allowed):
     if value not in allowed:
         raise ValueError(
-            f"Invalid value for argument {name}. Expected one of {sorted(allowed)}. "
-            f"Received: {name}={value!r}"
+            f"Invalid value for argument {name}. Expected one of {sorted(allowed)}. Received: {name}={value!r}"
         )
 
 
@@ -210,8 +207,10 @@ def check_integer_at_least(value, name, minimum, parity=None, expected=None):
 
 def check_rate(value, name):
     """Raises ``ValueError`` unless ``value`` is a number in ``[0, 1)``: a dropout rate."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
-        0 <= value < 1
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not (0 <= value < 1)
     ):
         raise ValueError(f"Invalid value for argument {name}. Expected a float in [0, 1). Received: {name}={value!r}")
 
@@ -251,9 +250,11 @@ def check_sequence_mask(mask, name, x, x_name, length_name):
     if not hasattr(mask, "shape"):
         mask = np.asarray(mask)
     shape, x_shape = tuple(mask.shape), tuple(x.shape)
-    fits = len(shape) == 2 and (
-        shape[1] is None or x_shape[1] is None or shape[1] == x_shape[1]
-    ) and (shape[0] in (None, 1) or x_shape[0] is None or shape[0] == x_shape[0])
+    fits = (
+        len(shape) == 2
+        and (shape[1] is None or x_shape[1] is None or shape[1] == x_shape[1])
+        and (shape[0] in (None, 1) or x_shape[0] is None or shape[0] == x_shape[0])
+    )
     if not fits:
         raise ValueError(
             f"Invalid shape for argument {name}. Expected (batch_size, {length_name}), one entry per "

@@ -137,8 +137,7 @@ def sparsemax(scores, mask=None, axis=-1):
     rank = ops.cumsum(ops.ones_like(z_sorted), axis=axis)  # k = 1, 2, ..., K
     in_support = 1.0 + rank * z_sorted > ops.cumsum(z_sorted, axis=axis)
     support_size = ops.max(ops.where(in_support, rank, ops.zeros_like(rank)), axis=axis, keepdims=True)  # 2.
-    support_sum = ops.sum(ops.where(rank <= support_size, z_sorted, ops.zeros_like(z_sorted)),
-                          axis=axis, keepdims=True)
+    support_sum = ops.sum(ops.where(rank <= support_size, z_sorted, ops.zeros_like(z_sorted)), axis=axis, keepdims=True)
     threshold = (support_sum - 1.0) / support_size  # 3.
     weights = ops.maximum(z - threshold, 0.0)  # 4.
     return ops.where(mask, weights, ops.zeros_like(weights))  # exact zeros, also in a fully masked row
@@ -187,8 +186,7 @@ def _as_bool_mask(mask, name="mask"):
 def _check_temperature(temperature):
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)):
         raise TypeError(
-            "Invalid value for argument temperature. Expected a positive number. "
-            f"Received: temperature={temperature!r}"
+            f"Invalid value for argument temperature. Expected a positive number. Received: temperature={temperature!r}"
         )
     if not (np.isfinite(temperature) and temperature > 0):
         raise ValueError(

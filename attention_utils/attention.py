@@ -45,13 +45,16 @@ def attend(query, value, key=None, score="scaled_dot", mask=None):
         query = check.as_float_tensor(query, "query")
         check.check_rank_at_least(query, "query", 2, "(..., Tq, d)")
         check.check_dims_match(
-            query, "query", -1, value, "value", -1,
+            query,
+            "query",
+            -1,
+            value,
+            "value",
+            -1,
             "without a key, the values serve as keys, so queries and values need the same feature size d",
         )
     key = value if key is None else check.as_float_tensor(key, "key")
-    check.check_dims_match(
-        key, "key", -2, value, "value", -2, "there must be one value per key (the same Tk)"
-    )
+    check.check_dims_match(key, "key", -2, value, "value", -2, "there must be one value per key (the same Tk)")
     scores = score_function(query, key)
     weights = masked_softmax(scores, mask)
     # The wider of the two dtypes: float16 weights must not round float32 values (nor the other way).

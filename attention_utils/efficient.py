@@ -22,8 +22,9 @@ from attention_utils import scores as score_functions
 from attention_utils.alignment import _as_bool_mask
 
 
-def blockwise_attend(query, value, key=None, score="scaled_dot", mask=None, *, causal=False,
-                     block_size=512, query_block_size=1024):
+def blockwise_attend(
+    query, value, key=None, score="scaled_dot", mask=None, *, causal=False, block_size=512, query_block_size=1024
+):
     """Exact attention computed over blocks of keys with a running (online) softmax.
 
     The result equals ``attend(query, value, key, score, mask)[0]``, but the ``(Tq, Tk)`` matrix of
@@ -79,12 +80,12 @@ def blockwise_attend(query, value, key=None, score="scaled_dot", mask=None, *, c
     def plan(q_start, q_stop):
         return _grid_plan(q_start, q_stop, key.shape[-2], block_size, band)
 
-    return _online_softmax_attention(query, key, value, score, _scores_mask(mask, query, key),
-                                     query_block_size, plan, block_size)
+    return _online_softmax_attention(
+        query, key, value, score, _scores_mask(mask, query, key), query_block_size, plan, block_size
+    )
 
 
-def windowed_attend(query, value, key=None, score="scaled_dot", mask=None, *, window, causal=False,
-                    block_size=256):
+def windowed_attend(query, value, key=None, score="scaled_dot", mask=None, *, window, causal=False, block_size=256):
     """Sliding-window (local) attention: query ``i`` attends only to keys ``j`` with ``|i - j| <= window``.
 
     Each query reads the ``2 window + 1`` keys around its own position (``window + 1`` with
@@ -259,7 +260,7 @@ def _online_softmax_attention(query, key, value, score, mask, query_block_size, 
     def blocks(x, axis):  # (..., n, ...) -> (..., num_whole, key_block_size, ...) along axis
         shape = tuple(ops.shape(x))
         whole = x[..., : num_whole * key_block_size, :] if axis == -2 else x[..., : num_whole * key_block_size]
-        return ops.reshape(whole, shape[:axis] + (num_whole, key_block_size) + shape[len(shape) + axis + 1:])
+        return ops.reshape(whole, shape[:axis] + (num_whole, key_block_size) + shape[len(shape) + axis + 1 :])
 
     key_blocks, value_blocks = (blocks(key, -2), blocks(value, -2)) if num_whole > 1 else (None, None)
     contexts = []
@@ -269,8 +270,17 @@ def _online_softmax_attention(query, key, value, score, mask, query_block_size, 
         mask_blocks = None
         if mask_rows is not None and mask_rows.shape[-1] != 1 and num_whole > 1:
             mask_blocks = blocks(mask_rows, -1)
-        tiles = _Tiles(query[..., q_start:q_stop, :], key, value, mask_rows, key_blocks, value_blocks,
-                       mask_blocks, score_tile, lowest)
+        tiles = _Tiles(
+            query[..., q_start:q_stop, :],
+            key,
+            value,
+            mask_rows,
+            key_blocks,
+            value_blocks,
+            mask_blocks,
+            score_tile,
+            lowest,
+        )
         state = None
         for item in plan(q_start, q_stop):
             if item[0] == "tile":
@@ -291,8 +301,7 @@ class _Tiles:
     """The tiles of one query block: ``step`` reads a tile cut by position, ``loop_step`` a whole key
     block picked by its index (for ``ops.fori_loop``); both return the new running state."""
 
-    def __init__(self, query_block, key, value, mask_rows, key_blocks, value_blocks, mask_blocks, score_tile,
-                 lowest):
+    def __init__(self, query_block, key, value, mask_rows, key_blocks, value_blocks, mask_blocks, score_tile, lowest):
         self.query_block, self.key, self.value, self.mask_rows = query_block, key, value, mask_rows
         self.key_blocks, self.value_blocks, self.mask_blocks = key_blocks, value_blocks, mask_blocks
         self.score_tile, self.lowest = score_tile, lowest
@@ -336,8 +345,12 @@ def _one_iteration_at_a_time_loop(lower, upper, body, state):
         return ops.fori_loop(lower, upper, body, state)
     import tensorflow as tf
 
-    return tf.while_loop(lambda index, state: index < upper, lambda index, state: (index + 1, body(index, state)),
-                         (lower, state), parallel_iterations=1)[1]
+    return tf.while_loop(
+        lambda index, state: index < upper,
+        lambda index, state: (index + 1, body(index, state)),
+        (lower, state),
+        parallel_iterations=1,
+    )[1]
 
 
 def _online_softmax_step(state, scores, values, tile_mask, lowest):
@@ -381,8 +394,12 @@ def _grid_plan(q_start, q_stop, num_keys, key_block_size, band):
             plan.append(("tile", k_start, k_stop, allowed))
     # (The plan is never empty: the causal band, the only one, always allows key 0.) A loop over a
     # single block is just a tile.
-    return [("tile", item[1] * key_block_size, item[2] * key_block_size, None)
-            if item[0] == "loop" and item[2] - item[1] == 1 else item for item in plan]
+    return [
+        ("tile", item[1] * key_block_size, item[2] * key_block_size, None)
+        if item[0] == "loop" and item[2] - item[1] == 1
+        else item
+        for item in plan
+    ]
 
 
 def _prepared_for_score(query, key, score):
@@ -411,8 +428,7 @@ def _scores_mask(mask, query, key):
     if mask is None:
         return None
     mask = _as_bool_mask(mask, "mask")
-    batch_shape = np.broadcast_shapes(*(tuple(1 if dim is None else dim for dim in x.shape[:-2])
-                                        for x in (query, key)))
+    batch_shape = np.broadcast_shapes(*(tuple(1 if dim is None else dim for dim in x.shape[:-2]) for x in (query, key)))
     scores_shape = batch_shape + (query.shape[-2], key.shape[-2])
     check.check_broadcasts_to(mask, "mask", keras.KerasTensor(scores_shape), "scores")
     while len(mask.shape) < 2:
@@ -433,8 +449,7 @@ def _queries_keys_values(query, value, key, score):
     check.check_rank_at_least(key, key_name, 2, "(..., Tk, d)")
     check.check_dims_match(key, "key", -2, value, "value", -2, "there must be one value per key (the same Tk)")
     if isinstance(score, str):
-        check.check_dims_match(query, "query", -1, key, key_name, -1,
-                               "queries and keys need the same feature size d")
+        check.check_dims_match(query, "query", -1, key, key_name, -1, "queries and keys need the same feature size d")
     check.check_leading_dims_broadcast(query, "query", key, key_name)
     check.check_leading_dims_broadcast(key, key_name, value, "value")
     for x, name in ((query, "query"), (key, key_name)):

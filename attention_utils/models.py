@@ -38,8 +38,9 @@ _RESNET50_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))
 
 def _conv_bn(x, filters, kernel_size, strides, name):
     # No bias: batch normalisation follows and its beta would absorb it (the usual ResNet definition).
-    x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False,
-                            name=f"{name}_conv")(x)
+    x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(
+        x
+    )
     return keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_bn")(x)
 
 

@@ -48,17 +48,14 @@ def show_heatmaps(
             f"Invalid value for argument titles. Expected {num_cols} titles, one per column. "
             f"Received: {len(titles)} titles"
         )
-    for name, labels, expected in (("xticklabels", xticklabels, num_keys),
-                                   ("yticklabels", yticklabels, num_queries)):
+    for name, labels, expected in (("xticklabels", xticklabels, num_keys), ("yticklabels", yticklabels, num_queries)):
         if labels is not None and len(labels) != expected:
             raise ValueError(
-                f"Invalid value for argument {name}. Expected {expected} labels. "
-                f"Received: {len(labels)} labels"
+                f"Invalid value for argument {name}. Expected {expected} labels. Received: {len(labels)} labels"
             )
     vmin, vmax = _colour_range(matrices)  # before the figure exists, so an error leaves none open
     figsize = figsize or (2.5 * num_cols + 1, 2.5 * num_rows)
-    fig, axes = plt.subplots(num_rows, num_cols, figsize=figsize, sharex=True, sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(num_rows, num_cols, figsize=figsize, sharex=True, sharey=True, squeeze=False)
     for row in range(num_rows):
         for col in range(num_cols):
             ax = axes[row, col]

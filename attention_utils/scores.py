@@ -61,9 +61,7 @@ def _queries_and_keys(query, key, same_size=True):
     check.check_rank_at_least(query, "query", 2, "(..., Tq, d)")
     check.check_rank_at_least(key, "key", 2, "(..., Tk, d)")
     if same_size:
-        check.check_dims_match(
-            query, "query", -1, key, "key", -1, "queries and keys must have the same feature size d"
-        )
+        check.check_dims_match(query, "query", -1, key, "key", -1, "queries and keys must have the same feature size d")
     check.check_leading_dims_broadcast(query, "query", key, "key")
     dtype = _common_float_dtype(query, key)
     return ops.cast(query, dtype), ops.cast(key, dtype)
@@ -329,13 +327,22 @@ def _scaled_queries(query, key):
 REGISTRY = {
     score.name: score
     for score in (
-        Score("dot", dot, source="Luong et al. 2015, eq. 8, \"dot\"", as_dot_product=lambda query, key: (query, key)),
+        Score("dot", dot, source='Luong et al. 2015, eq. 8, "dot"', as_dot_product=lambda query, key: (query, key)),
         Score("scaled_dot", scaled_dot, source="Vaswani et al. 2017, eq. 1", as_dot_product=_scaled_queries),
-        Score("cosine", cosine, source="Graves et al. 2014 (NTM)",
-              as_dot_product=lambda query, key: (unit_vectors(query), unit_vectors(key))),
-        Score("bilinear", bilinear, ("weight",), ("general",), "Luong et al. 2015, eq. 8, \"general\""),
-        Score("additive", additive, ("w_query", "w_key", "v"), ("concat",),
-              "Bahdanau et al. 2014, eq. 6; Luong et al. 2015, eq. 8, \"concat\""),
+        Score(
+            "cosine",
+            cosine,
+            source="Graves et al. 2014 (NTM)",
+            as_dot_product=lambda query, key: (unit_vectors(query), unit_vectors(key)),
+        ),
+        Score("bilinear", bilinear, ("weight",), ("general",), 'Luong et al. 2015, eq. 8, "general"'),
+        Score(
+            "additive",
+            additive,
+            ("w_query", "w_key", "v"),
+            ("concat",),
+            'Bahdanau et al. 2014, eq. 6; Luong et al. 2015, eq. 8, "concat"',
+        ),
         Score("projected", projected, ("w_query", "w_key"), source="Vaswani et al. 2017, sec. 3.2.2"),
         Score("gaussian", gaussian, ("width",), source="Nadaraya 1964, Watson 1964"),
     )

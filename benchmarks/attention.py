@@ -140,8 +140,9 @@ def build_method(method, length):
     if method == "ours-graph":
         return tf.function(lambda query, key, value: blockwise_attend(query, value, key), autograph=False), heads_first
     if method == "windowed":
-        return tf.function(lambda query, key, value: windowed_attend(query, value, key, window=WINDOW),
-                           autograph=False), heads_first
+        return tf.function(
+            lambda query, key, value: windowed_attend(query, value, key, window=WINDOW), autograph=False
+        ), heads_first
     if method == "linear":
         return lambda query, key, value: linear_attend(query, value, key), heads_first
     raise ValueError(f"Invalid value for argument method. Received: method={method!r}")
@@ -170,9 +171,17 @@ def measure(method, length):
     peak_mb = (read_status_kb("VmHWM") - baseline_kb) / 1024
     if method != "matmul" and output.shape[1] != HEADS:
         output = np.swapaxes(output, 1, 2)  # (1, T, heads, d) -> (1, heads, T, d), to compare
-    result = {"method": method, "length": length, "seconds": best_wall, "cpu_seconds": best_cpu,
-              "first_call_seconds": first_call, "peak_mb": peak_mb, "peak_was_reset": peak_was_reset,
-              "repeats": repeats, "checksum": float(np.abs(output).mean())}
+    result = {
+        "method": method,
+        "length": length,
+        "seconds": best_wall,
+        "cpu_seconds": best_cpu,
+        "first_call_seconds": first_call,
+        "peak_mb": peak_mb,
+        "peak_was_reset": peak_was_reset,
+        "repeats": repeats,
+        "checksum": float(np.abs(output).mean()),
+    }
     if method in OTHER_METHODS and length <= ERROR_MAX_LENGTH:
         exact = ops.convert_to_numpy(build_method("ours-graph", length)[0](*inputs))
         result["relative_error"] = float(np.linalg.norm(output - exact) / np.linalg.norm(exact))
@@ -185,8 +194,9 @@ def measure(method, length):
 
 def run_child(method, length, timeout):
     command = [sys.executable, __file__, "--child", method, str(length)]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                               env={**os.environ, "PYTHONHASHSEED": "0"})
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"}
+    )
     if completed.returncode != 0:
         raise RuntimeError(f"{method} at T={length} failed:\n{completed.stderr[-2000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -199,11 +209,17 @@ def attention_gflop(length):
 def markdown_tables(results, matmul_gflops, lengths):
     def table(methods, last_columns, last_cells):
         """One row per (length, method) measured: the common columns, then ``last_cells(length, r)``."""
-        rows = [f"| {length} | {LABELS[method]} | {1e3 * r['seconds']:.1f} | {1e3 * r['cpu_seconds']:.1f} "
-                f"| {r['first_call_seconds']:.2f} | {r['peak_mb']:.1f} | {last_cells(length, r)} |"
-                for length in lengths for method in methods if (r := results.get((method, length))) is not None]
-        header = (f"| T | method | ms | CPU ms | first call s | peak MB | {' | '.join(last_columns)} |\n"
-                  f"|---:|---|---:|---:|---:|---:|{'---:|' * len(last_columns)}")
+        rows = [
+            f"| {length} | {LABELS[method]} | {1e3 * r['seconds']:.1f} | {1e3 * r['cpu_seconds']:.1f} "
+            f"| {r['first_call_seconds']:.2f} | {r['peak_mb']:.1f} | {last_cells(length, r)} |"
+            for length in lengths
+            for method in methods
+            if (r := results.get((method, length))) is not None
+        ]
+        header = (
+            f"| T | method | ms | CPU ms | first call s | peak MB | {' | '.join(last_columns)} |\n"
+            f"|---:|---|---:|---:|---:|---:|{'---:|' * len(last_columns)}"
+        )
         return header + "\n" + "\n".join(rows), rows
 
     def rates(length, r):
@@ -225,30 +241,49 @@ def targets(results, matmul_gflops, lengths):
     naive, ours = results.get(("naive", longest)), results.get(("ours-eager", longest))
     if naive and ours:
         ratio = ours["peak_mb"] / naive["peak_mb"]
-        lines.append((f"blockwise_attend (eager) peak memory <= 1/8 of naive at T={longest}",
-                      f"{ours['peak_mb']:.0f} MB vs {naive['peak_mb']:.0f} MB = 1/{1 / ratio:.1f}", ratio <= 1 / 8))
+        lines.append(
+            (
+                f"blockwise_attend (eager) peak memory <= 1/8 of naive at T={longest}",
+                f"{ours['peak_mb']:.0f} MB vs {naive['peak_mb']:.0f} MB = 1/{1 / ratio:.1f}",
+                ratio <= 1 / 8,
+            )
+        )
         slowdown = ours["seconds"] / naive["seconds"]
-        lines.append((f"blockwise_attend (eager) no slower than 1.2x naive at T={longest}",
-                      f"{slowdown:.2f}x", slowdown <= 1.2))
+        lines.append(
+            (f"blockwise_attend (eager) no slower than 1.2x naive at T={longest}", f"{slowdown:.2f}x", slowdown <= 1.2)
+        )
     graph = results.get(("ours-graph", longest))
     if naive and graph:
         ratio = graph["peak_mb"] / naive["peak_mb"]
-        lines.append((f"blockwise_attend (tf.function) peak memory <= 1/8 of naive at T={longest}",
-                      f"{graph['peak_mb']:.0f} MB vs {naive['peak_mb']:.0f} MB = 1/{1 / ratio:.1f}", ratio <= 1 / 8))
+        lines.append(
+            (
+                f"blockwise_attend (tf.function) peak memory <= 1/8 of naive at T={longest}",
+                f"{graph['peak_mb']:.0f} MB vs {naive['peak_mb']:.0f} MB = 1/{1 / ratio:.1f}",
+                ratio <= 1 / 8,
+            )
+        )
         slowdown = graph["seconds"] / naive["seconds"]
-        lines.append((f"blockwise_attend (tf.function) no slower than 1.2x naive at T={longest}",
-                      f"{slowdown:.2f}x", slowdown <= 1.2))
+        lines.append(
+            (
+                f"blockwise_attend (tf.function) no slower than 1.2x naive at T={longest}",
+                f"{slowdown:.2f}x",
+                slowdown <= 1.2,
+            )
+        )
     long_lengths = [length for length in lengths if length >= 2048]
     shares = {}
     for length in long_lengths:
-        fastest = min((results[(m, length)]["seconds"] for m in ("ours-eager", "ours-graph")
-                       if (m, length) in results), default=None)
+        fastest = min(
+            (results[(m, length)]["seconds"] for m in ("ours-eager", "ours-graph") if (m, length) in results),
+            default=None,
+        )
         if fastest is not None:
             shares[length] = attention_gflop(length) / fastest / matmul_gflops
     if shares:
         measured = ", ".join(f"T={length}: {100 * share:.0f}%" for length, share in shares.items())
-        lines.append(("our fastest exact path >= 40% of the matmul rate at T >= 2048", measured,
-                      min(shares.values()) >= 0.4))
+        lines.append(
+            ("our fastest exact path >= 40% of the matmul rate at T >= 2048", measured, min(shares.values()) >= 0.4)
+        )
     return lines
 
 
@@ -268,8 +303,13 @@ def plot(results, matmul_gflops, lengths, path):
         axes[0].plot(xs, [1e3 * r["seconds"] for _, r in points], style, marker="o", label=LABELS[method])
         axes[1].plot(xs, [max(r["peak_mb"], 0.1) for _, r in points], style, marker="o", label=LABELS[method])
         if method in EXACT_METHODS:
-            axes[2].plot(xs, [attention_gflop(x) / r["seconds"] for x, (_, r) in zip(xs, points)], style,
-                         marker="o", label=LABELS[method])
+            axes[2].plot(
+                xs,
+                [attention_gflop(x) / r["seconds"] for x, (_, r) in zip(xs, points)],
+                style,
+                marker="o",
+                label=LABELS[method],
+            )
     axes[2].axhline(matmul_gflops, color="k", linestyle=":", label="2048 x 2048 matmul")
     axes[2].axhline(0.4 * matmul_gflops, color="grey", linestyle=":", label="40% of matmul")
     titles = ["Time per call", "Peak memory beyond the inputs", "Arithmetic rate of exact attention"]
@@ -290,8 +330,9 @@ def plot(results, matmul_gflops, lengths, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048, 4096, 8192])
-    parser.add_argument("--methods", nargs="+", default=EXACT_METHODS + OTHER_METHODS,
-                        choices=EXACT_METHODS + OTHER_METHODS)
+    parser.add_argument(
+        "--methods", nargs="+", default=EXACT_METHODS + OTHER_METHODS, choices=EXACT_METHODS + OTHER_METHODS
+    )
     parser.add_argument("--output-dir", type=pathlib.Path, default=ROOT / "build" / "bench")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per measurement")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "LENGTH"), help=argparse.SUPPRESS)
@@ -307,8 +348,7 @@ def main(argv=None):
     for length in sorted(args.lengths):
         for method in args.methods:
             results[(method, length)] = r = run_child(method, length, args.timeout)
-            print(f"T={length:>5} {LABELS[method]:<42} {1e3 * r['seconds']:9.1f} ms "
-                  f"{r['peak_mb']:8.1f} MB", flush=True)
+            print(f"T={length:>5} {LABELS[method]:<42} {1e3 * r['seconds']:9.1f} ms {r['peak_mb']:8.1f} MB", flush=True)
     matmul_runs.append(run_child("matmul", 2048, args.timeout))
     matmul_rates = [2 * 2048**3 / 1e9 / r["seconds"] for r in matmul_runs]
     matmul_gflops = max(matmul_rates)
@@ -325,17 +365,22 @@ def main(argv=None):
 
     exact_table, other_table = markdown_tables(results, matmul_gflops, sorted(args.lengths))
     target_lines = targets(results, matmul_gflops, sorted(args.lengths))
-    context = (f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), TensorFlow {tf.__version__}. "
-               f"Matrix product 2048 x 2048 float32: {matmul_gflops:.1f} GFLOP/s (best of "
-               f"{' and '.join(f'{rate:.1f}' for rate in matmul_rates)}). "
-               f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
-               f"after: {', '.join(f'{x:.2f}' for x in load_after)}. "
-               f"Total run time {time.perf_counter() - started:.0f} s.")
+    context = (
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), TensorFlow {tf.__version__}. "
+        f"Matrix product 2048 x 2048 float32: {matmul_gflops:.1f} GFLOP/s (best of "
+        f"{' and '.join(f'{rate:.1f}' for rate in matmul_rates)}). "
+        f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
+        f"after: {', '.join(f'{x:.2f}' for x in load_after)}. "
+        f"Total run time {time.perf_counter() - started:.0f} s."
+    )
     target_table = "| target | measured | reached |\n|---|---|---|\n" + "\n".join(
-        f"| {what} | {measured} | {'yes' if reached else 'no'} |" for what, measured, reached in target_lines)
-    report = (f"# Attention benchmark\n\n{context}\n\n## Exact attention\n\n{exact_table}\n\n"
-              + (f"## Windowed and linear attention\n\n{other_table}\n\n" if other_table else "")
-              + f"## Targets\n\n{target_table}\n")
+        f"| {what} | {measured} | {'yes' if reached else 'no'} |" for what, measured, reached in target_lines
+    )
+    report = (
+        f"# Attention benchmark\n\n{context}\n\n## Exact attention\n\n{exact_table}\n\n"
+        + (f"## Windowed and linear attention\n\n{other_table}\n\n" if other_table else "")
+        + f"## Targets\n\n{target_table}\n"
+    )
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "attention.md").write_text(report)
     plot(results, matmul_gflops, sorted(args.lengths), args.output_dir / "attention.png")

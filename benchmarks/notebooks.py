@@ -40,8 +40,9 @@ def peak_resident_mb(pid):
 def run_notebook(path, timeout):
     notebook = nbformat.read(path, as_version=4)
     kernel_manager = KernelManager(kernel_name="python3")
-    client = NotebookClient(notebook, km=kernel_manager, timeout=timeout,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, km=kernel_manager, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+    )
     start = time.perf_counter()
     with client.setup_kernel():
         for index, cell in enumerate(notebook.cells):
@@ -58,13 +59,16 @@ def main(argv=None):
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("build/bench/notebooks.md"))
     args = parser.parse_args(argv)
 
-    rows = [f"| notebook | wall s (budget {BUDGET_SECONDS:.0f}) | peak kernel MB (budget {BUDGET_MB:.0f}) "
-            "| within budget |", "|---|---:|---:|---|"]
+    rows = [
+        f"| notebook | wall s (budget {BUDGET_SECONDS:.0f}) | peak kernel MB (budget {BUDGET_MB:.0f}) "
+        "| within budget |",
+        "|---|---:|---:|---|",
+    ]
     failures = []
     for path in args.notebooks:
         try:
             seconds, peak_mb = run_notebook(path, args.timeout)
-        except Exception as error:  # noqa: BLE001  (report every notebook, then fail)
+        except Exception as error:
             failures.append(f"{path.name}: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
             rows.append(f"| {path.name} | failed | failed | no |")
             print(rows[-1], flush=True)

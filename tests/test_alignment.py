@@ -121,9 +121,7 @@ def test_padding_mask_rejects_lengths_beyond_maxlen():
 
 
 def test_causal_mask_is_lower_triangular():
-    np.testing.assert_array_equal(
-        ops.convert_to_numpy(causal_mask(3)), [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
-    )
+    np.testing.assert_array_equal(ops.convert_to_numpy(causal_mask(3)), [[1, 0, 0], [1, 1, 0], [1, 1, 1]])
     assert tuple(causal_mask(2, 4).shape) == (2, 4)
     with pytest.raises(ValueError, match="argument num_keys"):
         causal_mask(2, -1)
@@ -244,8 +242,7 @@ def test_sparsemax_masked_positions_get_zero_weight(rng):
     weights = ops.convert_to_numpy(sparsemax(scores, mask))
     assert np.all(weights[~mask] == 0.0)
     for row_scores, row_mask, row_weights in zip(scores, mask, weights):
-        np.testing.assert_allclose(row_weights[row_mask], numpy_simplex_projection(row_scores[row_mask]),
-                                   atol=1e-9)
+        np.testing.assert_allclose(row_weights[row_mask], numpy_simplex_projection(row_scores[row_mask]), atol=1e-9)
 
 
 def test_sparsemax_fully_masked_row_gets_zeros_and_finite_gradient():
@@ -271,8 +268,7 @@ def test_sparsemax_jacobian_matches_the_paper(rng):
         weights = sparsemax(scores)
     jacobian = tape.jacobian(weights, scores).numpy()
     support = (weights.numpy() > 0).astype(float)
-    np.testing.assert_allclose(jacobian, np.diag(support) - np.outer(support, support) / support.sum(),
-                               atol=1e-12)
+    np.testing.assert_allclose(jacobian, np.diag(support) - np.outer(support, support) / support.sum(), atol=1e-12)
 
 
 def test_sparsemax_other_axis(rng):

@@ -59,8 +59,7 @@ def test_dot_matches_keras_attention_dot(query_key_value, value_mask, masked):
     layer = keras.layers.Attention(score_mode="dot")
     mask = [None, value_mask] if masked else None
     expected, expected_weights = layer([query, value, key], mask=mask, return_attention_scores=True)
-    context, weights = attend(query, value, key, score="dot",
-                              mask=value_mask[:, None, :] if masked else None)
+    context, weights = attend(query, value, key, score="dot", mask=value_mask[:, None, :] if masked else None)
     np.testing.assert_allclose(numpy_of(weights), numpy_of(expected_weights), atol=ATOL)
     np.testing.assert_allclose(numpy_of(context), numpy_of(expected), atol=ATOL)
 
@@ -71,8 +70,7 @@ def test_additive_matches_keras_attention_concat(query_key_value, value_mask, ma
     layer = keras.layers.Attention(score_mode="concat")
     mask = [None, value_mask] if masked else None
     expected, expected_weights = layer([query, value, key], mask=mask, return_attention_scores=True)
-    context, weights = attend(query, value, key, score=concat_score,
-                              mask=value_mask[:, None, :] if masked else None)
+    context, weights = attend(query, value, key, score=concat_score, mask=value_mask[:, None, :] if masked else None)
     np.testing.assert_allclose(numpy_of(weights), numpy_of(expected_weights), atol=ATOL)
     np.testing.assert_allclose(numpy_of(context), numpy_of(expected), atol=ATOL)
 
@@ -83,8 +81,7 @@ def test_additive_matches_keras_additive_attention_without_scale(query_key_value
     layer = keras.layers.AdditiveAttention(use_scale=False)
     mask = [None, value_mask] if masked else None
     expected, expected_weights = layer([query, value, key], mask=mask, return_attention_scores=True)
-    context, weights = attend(query, value, key, score=concat_score,
-                              mask=value_mask[:, None, :] if masked else None)
+    context, weights = attend(query, value, key, score=concat_score, mask=value_mask[:, None, :] if masked else None)
     np.testing.assert_allclose(numpy_of(weights), numpy_of(expected_weights), atol=ATOL)
     np.testing.assert_allclose(numpy_of(context), numpy_of(expected), atol=ATOL)
 
@@ -127,8 +124,11 @@ def test_keys_and_values_of_different_lengths_are_rejected(rng):
 
 
 def test_without_a_key_values_must_match_queries_in_size(rng):
-    with pytest.raises(ValueError, match=r"query and value.*values serve as keys.*"
-                                         r"query.shape=\(2, 3, 4\), value.shape=\(2, 5, 6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"query and value.*values serve as keys.*"
+        r"query.shape=\(2, 3, 4\), value.shape=\(2, 5, 6\)",
+    ):
         attend(rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5, 6)))
 
 
@@ -141,8 +141,11 @@ def test_mask_that_does_not_broadcast_is_rejected(query_key_value):
 @pytest.mark.parametrize("name", ["bilinear", "general", "additive", "concat", "projected", "gaussian"])
 def test_a_score_with_parameters_by_name_says_to_pass_a_callable(query_key_value, name):
     query, key, value = query_key_value
-    with pytest.raises(ValueError, match=rf"argument score\. The score '{name}'.* needs parameters.*"
-                                         r"functools\.partial"):
+    with pytest.raises(
+        ValueError,
+        match=rf"argument score\. The score '{name}'.* needs parameters.*"
+        r"functools\.partial",
+    ):
         attend(query, value, key, score=name)
 
 

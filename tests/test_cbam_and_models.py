@@ -59,8 +59,9 @@ def features(rng):
 
 def randomise_batch_norm(layer, rng):
     """Non-trivial moving statistics and affine parameters, so parity tests exercise every term."""
-    layer.batch_norm.set_weights([rng.uniform(0.5, 2, (1,)), rng.normal(size=(1,)), rng.normal(size=(1,)),
-                                  rng.uniform(0.5, 2, (1,))])
+    layer.batch_norm.set_weights(
+        [rng.uniform(0.5, 2, (1,)), rng.normal(size=(1,)), rng.normal(size=(1,)), rng.uniform(0.5, 2, (1,))]
+    )
 
 
 def test_trainable_parameters_leave_out_the_moving_statistics():
@@ -152,12 +153,16 @@ def test_shapes_eager_and_symbolic(layer, weight_shapes, features):
 
 # Keras's own saving code converts variables with np.array(variable), which NumPy 2 flags; not ours to fix.
 @pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
-@pytest.mark.parametrize("make_layer", [
-    lambda: layers.ChannelAttention(reduction_ratio=4),
-    lambda: layers.SpatialAttention(kernel_size=3),
-    lambda: layers.CBAM(reduction_ratio=4, kernel_size=3),
-    lambda: layers.SqueezeExcitation(reduction_ratio=4),
-], ids=["ChannelAttention", "SpatialAttention", "CBAM", "SqueezeExcitation"])
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda: layers.ChannelAttention(reduction_ratio=4),
+        lambda: layers.SpatialAttention(kernel_size=3),
+        lambda: layers.CBAM(reduction_ratio=4, kernel_size=3),
+        lambda: layers.SqueezeExcitation(reduction_ratio=4),
+    ],
+    ids=["ChannelAttention", "SpatialAttention", "CBAM", "SqueezeExcitation"],
+)
 def test_saves_to_keras_file_and_loads_back_with_identical_outputs(make_layer, features, tmp_path):
     inputs = keras.Input(SHAPE[1:])
     model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(make_layer()(inputs)))
@@ -169,21 +174,25 @@ def test_saves_to_keras_file_and_loads_back_with_identical_outputs(make_layer, f
     assert loaded.layers[1].get_config() == model.layers[1].get_config()
 
 
-@pytest.mark.parametrize("make_layer, argument, error", [
-    (lambda: layers.ChannelAttention(reduction_ratio=0.5), "reduction_ratio", TypeError),
-    (lambda: layers.ChannelAttention(reduction_ratio=0), "reduction_ratio", ValueError),
-    (lambda: layers.SqueezeExcitation(reduction_ratio="16"), "reduction_ratio", TypeError),
-    (lambda: layers.SpatialAttention(kernel_size=6), "kernel_size", ValueError),
-    (lambda: layers.SpatialAttention(kernel_size=True), "kernel_size", TypeError),
-    (lambda: layers.CBAM(kernel_size=-1), "kernel_size", ValueError),
-])
+@pytest.mark.parametrize(
+    "make_layer, argument, error",
+    [
+        (lambda: layers.ChannelAttention(reduction_ratio=0.5), "reduction_ratio", TypeError),
+        (lambda: layers.ChannelAttention(reduction_ratio=0), "reduction_ratio", ValueError),
+        (lambda: layers.SqueezeExcitation(reduction_ratio="16"), "reduction_ratio", TypeError),
+        (lambda: layers.SpatialAttention(kernel_size=6), "kernel_size", ValueError),
+        (lambda: layers.SpatialAttention(kernel_size=True), "kernel_size", TypeError),
+        (lambda: layers.CBAM(kernel_size=-1), "kernel_size", ValueError),
+    ],
+)
 def test_bad_arguments_are_named(make_layer, argument, error):
     with pytest.raises(error, match=f"Invalid value for argument {argument}.*Received: {argument}="):
         make_layer()
 
 
-@pytest.mark.parametrize("layer_class", [layers.ChannelAttention, layers.SpatialAttention, layers.CBAM,
-                                         layers.SqueezeExcitation])
+@pytest.mark.parametrize(
+    "layer_class", [layers.ChannelAttention, layers.SpatialAttention, layers.CBAM, layers.SqueezeExcitation]
+)
 def test_rejects_inputs_that_are_not_feature_maps(layer_class):
     with pytest.raises(ValueError, match=r"argument inputs.*rank 4.*Received: inputs.shape=\(2, 32\)"):
         layer_class()(np.zeros((2, 32), "float32"))
@@ -194,11 +203,14 @@ def test_a_reduction_ratio_larger_than_the_channels_is_rejected_with_both_number
         layers.ChannelAttention()(np.zeros((1, 4, 4, 8), "float32"))
 
 
-@pytest.mark.parametrize("attention, parameters, millions, gflops", [
-    (None, 25_557_032, 25.56, 3.858),
-    ("se", 28_088_024, 28.09, 3.860),
-    ("cbam", 28_089_624, 28.09, 3.864),
-])
+@pytest.mark.parametrize(
+    "attention, parameters, millions, gflops",
+    [
+        (None, 25_557_032, 25.56, 3.858),
+        ("se", 28_088_024, 28.09, 3.860),
+        ("cbam", 28_089_624, 28.09, 3.864),
+    ],
+)
 def test_resnet50_reproduces_table_4_of_woo_et_al(attention, parameters, millions, gflops):
     model = models.resnet50(attention)
     # PyTorch's parameters() leave out batch normalisation's moving statistics; so do trainable_weights.

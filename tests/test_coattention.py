@@ -60,8 +60,9 @@ def test_padding_gets_zero_weight_and_does_not_change_the_result(question_image,
     question_mask = np.array([[True, True, True, False], [True] * 4])
     image_mask = np.array([[True] * 6, [True] * 4 + [False] * 2])
     layer = ParallelCoAttention(7)
-    outputs = [numpy_of(x) for x in layer([question, image], mask=[question_mask, image_mask],
-                                          return_attention_scores=True)]
+    outputs = [
+        numpy_of(x) for x in layer([question, image], mask=[question_mask, image_mask], return_attention_scores=True)
+    ]
     assert outputs[2][0, 3] == 0 and (outputs[3][1, 4:] == 0).all()
     np.testing.assert_allclose(outputs[2].sum(-1), 1.0, atol=ATOL)
     # Other content in the padded positions changes nothing.
@@ -78,8 +79,9 @@ def test_padding_gets_zero_weight_and_does_not_change_the_result(question_image,
 
 def test_fully_masked_sequence_gets_zero_weights_and_zero_vector_not_nan(question_image):
     question, image = question_image
-    outputs = ParallelCoAttention(7)([question, image], mask=[np.array([[False] * 4, [True] * 4]), None],
-                                     return_attention_scores=True)
+    outputs = ParallelCoAttention(7)(
+        [question, image], mask=[np.array([[False] * 4, [True] * 4]), None], return_attention_scores=True
+    )
     q_hat, _, a_q, _ = (numpy_of(x) for x in outputs)
     assert not np.isnan(q_hat).any() and (a_q[0] == 0).all() and (q_hat[0] == 0).all()
 
@@ -124,11 +126,17 @@ def test_bad_inputs_name_the_argument(question_image):
         layer([question, image, image])
     with pytest.raises(ValueError, match="argument Q.*rank 3"):
         layer([question[0], image])
-    with pytest.raises(ValueError, match=r"argument mask\. ParallelCoAttention expects a list \[q_mask, v_mask\] "
-                                         r"of boolean tensors \(True means attend\)\. Received: mask=a tensor"):
+    with pytest.raises(
+        ValueError,
+        match=r"argument mask\. ParallelCoAttention expects a list \[q_mask, v_mask\] "
+        r"of boolean tensors \(True means attend\)\. Received: mask=a tensor",
+    ):
         layer([question, image], mask=np.ones((2, 4), bool))
-    with pytest.raises(ValueError, match=r"argument inputs\. ParallelCoAttention expects a list \[Q, V\] of two "
-                                         r"sequences\. Received: inputs=a tensor of shape \(2, 4, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"argument inputs\. ParallelCoAttention expects a list \[Q, V\] of two "
+        r"sequences\. Received: inputs=a tensor of shape \(2, 4, 5\)",
+    ):
         layer.build((2, 4, 5))
     layer([question, image])
     with pytest.raises(ValueError, match=r"Q and w_b.*Received: Q.shape=\(2, 4, 5\)"):
@@ -155,8 +163,12 @@ def test_shared_symbol_pairs_is_deterministic_and_positions_vary():
 
 @pytest.mark.parametrize(
     "kwargs, argument",
-    [({"num_pairs": 0}, "num_pairs"), ({"first_length": 0}, "first_length"), ({"second_length": 2.0}, "second_length"),
-     ({"first_length": 5, "second_length": 6, "num_symbols": 9}, "num_symbols")],
+    [
+        ({"num_pairs": 0}, "num_pairs"),
+        ({"first_length": 0}, "first_length"),
+        ({"second_length": 2.0}, "second_length"),
+        ({"first_length": 5, "second_length": 6, "num_symbols": 9}, "num_symbols"),
+    ],
 )
 def test_shared_symbol_pairs_bad_arguments(kwargs, argument):
     with pytest.raises(error_for_integer_argument(kwargs[argument]), match=f"argument {argument}"):

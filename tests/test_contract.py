@@ -78,165 +78,254 @@ def key_mask_pairs(key_mask):
 REGISTRY = {
     # attend: the quadratic reference itself; returns (context, weights).
     "attend": Entry(
-        attend, "function",
+        attend,
+        "function",
         lambda: lambda q, v, k, key_mask=None: attend(q, v, k, mask=key_mask_pairs(key_mask)),
-        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)], properties=FUNCTION_PROPERTIES,
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=FUNCTION_PROPERTIES,
     ),
     # blockwise_attend: exact attention by online softmax; blocks of 2, so several tiles and the key loop run.
     "blockwise_attend": Entry(
-        blockwise_attend, "function",
-        lambda: lambda q, v, k, key_mask=None: blockwise_attend(
-            q, v, k, mask=key_mask_pairs(key_mask), block_size=2, query_block_size=2),
-        shapes=lambda b: [(b, TQ, DV)], properties=(*FUNCTION_PROPERTIES, "parity"), parity="attend",
+        blockwise_attend,
+        "function",
+        lambda: (
+            lambda q, v, k, key_mask=None: blockwise_attend(
+                q, v, k, mask=key_mask_pairs(key_mask), block_size=2, query_block_size=2
+            )
+        ),
+        shapes=lambda b: [(b, TQ, DV)],
+        properties=(*FUNCTION_PROPERTIES, "parity"),
+        parity="attend",
     ),
     # blockwise_attend, causal: attend with the causal mask.
     "blockwise_attend-causal": Entry(
-        blockwise_attend, "function",
-        lambda: lambda q, v, k, key_mask=None: blockwise_attend(
-            q, v, k, mask=key_mask_pairs(key_mask), causal=True, block_size=2, query_block_size=2),
-        shapes=lambda b: [(b, TQ, DV)], properties=(*FUNCTION_PROPERTIES, "parity", "causal"),
+        blockwise_attend,
+        "function",
+        lambda: (
+            lambda q, v, k, key_mask=None: blockwise_attend(
+                q, v, k, mask=key_mask_pairs(key_mask), causal=True, block_size=2, query_block_size=2
+            )
+        ),
+        shapes=lambda b: [(b, TQ, DV)],
+        properties=(*FUNCTION_PROPERTIES, "parity", "causal"),
         parity="attend, causal",
     ),
     # windowed_attend with a window covering every key (padding included): exactly attend.
     "windowed_attend-wide": Entry(
-        windowed_attend, "function",
-        lambda: lambda q, v, k, key_mask=None: windowed_attend(
-            q, v, k, mask=key_mask_pairs(key_mask), window=TK + PAD, block_size=2),
-        shapes=lambda b: [(b, TQ, DV)], properties=(*FUNCTION_PROPERTIES, "parity"), parity="attend",
+        windowed_attend,
+        "function",
+        lambda: (
+            lambda q, v, k, key_mask=None: windowed_attend(
+                q, v, k, mask=key_mask_pairs(key_mask), window=TK + PAD, block_size=2
+            )
+        ),
+        shapes=lambda b: [(b, TQ, DV)],
+        properties=(*FUNCTION_PROPERTIES, "parity"),
+        parity="attend",
     ),
     # windowed_attend, causal, window 1: attend with the band 0 <= i - j <= 1.
     "windowed_attend-causal": Entry(
-        windowed_attend, "function",
-        lambda: lambda q, v, k, key_mask=None: windowed_attend(
-            q, v, k, mask=key_mask_pairs(key_mask), window=1, causal=True, block_size=2),
-        shapes=lambda b: [(b, TQ, DV)], properties=(*FUNCTION_PROPERTIES, "parity", "causal"),
+        windowed_attend,
+        "function",
+        lambda: (
+            lambda q, v, k, key_mask=None: windowed_attend(
+                q, v, k, mask=key_mask_pairs(key_mask), window=1, causal=True, block_size=2
+            )
+        ),
+        shapes=lambda b: [(b, TQ, DV)],
+        properties=(*FUNCTION_PROPERTIES, "parity", "causal"),
         parity="attend, causal band of 1",
     ),
     # linear_attend: a different attention (elu + 1 kernel), so no parity; padding through key_mask.
     "linear_attend": Entry(
-        linear_attend, "function",
+        linear_attend,
+        "function",
         lambda: lambda q, v, k, key_mask=None: linear_attend(q, v, k, key_mask=key_mask),
-        shapes=lambda b: [(b, TQ, DV)], properties=FUNCTION_PROPERTIES,
+        shapes=lambda b: [(b, TQ, DV)],
+        properties=FUNCTION_PROPERTIES,
     ),
     # linear_attend, causal: running sums carried from block to block of 2.
     "linear_attend-causal": Entry(
-        linear_attend, "function",
+        linear_attend,
+        "function",
         lambda: lambda q, v, k, key_mask=None: linear_attend(q, v, k, key_mask=key_mask, causal=True, block_size=2),
-        shapes=lambda b: [(b, TQ, DV)], properties=(*FUNCTION_PROPERTIES, "causal"),
+        shapes=lambda b: [(b, TQ, DV)],
+        properties=(*FUNCTION_PROPERTIES, "causal"),
     ),
     # BahdanauAttention: attend with the additive score v^T tanh(W_q q + W_k k) of its weights.
     "BahdanauAttention": Entry(
-        layers.BahdanauAttention, "query_value", lambda **kw: layers.BahdanauAttention(5, **kw),
-        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)], properties=(*MASKED_LAYER_PROPERTIES, "parity"),
+        layers.BahdanauAttention,
+        "query_value",
+        lambda **kw: layers.BahdanauAttention(5, **kw),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "parity"),
         parity="attend, additive score",
     ),
     # LuongAttention dot: attend with the dot score.
     "LuongAttention-dot": Entry(
-        layers.LuongAttention, "query_value", lambda **kw: layers.LuongAttention("dot", **kw),
-        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)], properties=(*MASKED_LAYER_PROPERTIES, "parity"),
+        layers.LuongAttention,
+        "query_value",
+        lambda **kw: layers.LuongAttention("dot", **kw),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "parity"),
         parity="attend, dot score",
     ),
     # LuongAttention general: attend with the bilinear score h_t^T W_a h_s.
     "LuongAttention-general": Entry(
-        layers.LuongAttention, "query_value", lambda **kw: layers.LuongAttention("general", **kw),
-        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)], properties=(*MASKED_LAYER_PROPERTIES, "parity"),
+        layers.LuongAttention,
+        "query_value",
+        lambda **kw: layers.LuongAttention("general", **kw),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "parity"),
         parity="attend, bilinear score",
     ),
     # LuongAttention concat: attend with the additive score.
     "LuongAttention-concat": Entry(
-        layers.LuongAttention, "query_value", lambda **kw: layers.LuongAttention("concat", units=5, **kw),
-        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)], properties=(*MASKED_LAYER_PROPERTIES, "parity"),
+        layers.LuongAttention,
+        "query_value",
+        lambda **kw: layers.LuongAttention("concat", units=5, **kw),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "parity"),
         parity="attend, additive score",
     ),
     # LocalAttention local-m with a window wider than the keys: global attention, attend with the dot score.
     "LocalAttention-m-wide": Entry(
-        layers.LocalAttention, "query_value", lambda **kw: layers.LocalAttention(TK + PAD, score_mode="dot", **kw),
-        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)], properties=(*MASKED_LAYER_PROPERTIES, "parity"),
+        layers.LocalAttention,
+        "query_value",
+        lambda **kw: layers.LocalAttention(TK + PAD, score_mode="dot", **kw),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "parity"),
         parity="attend, dot score",
     ),
     # LocalAttention local-m, window 1: the three keys around p_t = t.
     "LocalAttention-m": Entry(
-        layers.LocalAttention, "query_value", lambda **kw: layers.LocalAttention(1, **kw),
-        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)], properties=MASKED_LAYER_PROPERTIES,
+        layers.LocalAttention,
+        "query_value",
+        lambda **kw: layers.LocalAttention(1, **kw),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=MASKED_LAYER_PROPERTIES,
     ),
     # LocalAttention local-p: p_t predicted from the query and the unmasked length S, then a Gaussian.
     "LocalAttention-p": Entry(
-        layers.LocalAttention, "query_value", lambda **kw: layers.LocalAttention(1, mode="predictive", **kw),
-        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)], properties=MASKED_LAYER_PROPERTIES,
+        layers.LocalAttention,
+        "query_value",
+        lambda **kw: layers.LocalAttention(1, mode="predictive", **kw),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=MASKED_LAYER_PROPERTIES,
     ),
     # HardAttention by argmax: the value attend weighs most. Returns context, selection, probabilities.
     "HardAttention-argmax": Entry(
-        layers.HardAttention, "query_value", lambda **kw: layers.HardAttention("argmax", score_mode="dot", **kw),
-        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK), (b, TQ, TK)], properties=(*MASKED_LAYER_PROPERTIES, "parity"),
+        layers.HardAttention,
+        "query_value",
+        lambda **kw: layers.HardAttention("argmax", score_mode="dot", **kw),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK), (b, TQ, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "parity"),
         parity="argmax of attend's weights",
     ),
     # HardAttention by sampling, seeded: random, so only what holds for any draw.
     "HardAttention-sample": Entry(
-        layers.HardAttention, "query_value", lambda **kw: layers.HardAttention("sample", seed=0, **kw),
-        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK), (b, TQ, TK)], properties=LAYER_PROPERTIES, deterministic=False,
+        layers.HardAttention,
+        "query_value",
+        lambda **kw: layers.HardAttention("sample", seed=0, **kw),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK), (b, TQ, TK)],
+        properties=LAYER_PROPERTIES,
+        deterministic=False,
     ),
     # ParallelCoAttention: two sequences attend to each other; q_hat, v_hat, a_q, a_v.
     "ParallelCoAttention": Entry(
-        layers.ParallelCoAttention, "co_attention", lambda **kw: layers.ParallelCoAttention(4, **kw),
-        shapes=lambda b: [(b, D), (b, DV), (b, TQ), (b, TK)], properties=MASKED_LAYER_PROPERTIES,
+        layers.ParallelCoAttention,
+        "co_attention",
+        lambda **kw: layers.ParallelCoAttention(4, **kw),
+        shapes=lambda b: [(b, D), (b, DV), (b, TQ), (b, TK)],
+        properties=MASKED_LAYER_PROPERTIES,
     ),
     # AttentionPooling: one sequence pooled with a learned context vector u_w.
     "AttentionPooling": Entry(
-        layers.AttentionPooling, "sequence", lambda **kw: layers.AttentionPooling(4, **kw),
-        shapes=lambda b: [(b, DV), (b, TK)], properties=MASKED_LAYER_PROPERTIES,
+        layers.AttentionPooling,
+        "sequence",
+        lambda **kw: layers.AttentionPooling(4, **kw),
+        shapes=lambda b: [(b, DV), (b, TK)],
+        properties=MASKED_LAYER_PROPERTIES,
     ),
     # StructuredSelfAttention: two hops over one sequence, a matrix embedding (its penalty through add_loss).
     "StructuredSelfAttention": Entry(
-        layers.StructuredSelfAttention, "sequence", lambda **kw: layers.StructuredSelfAttention(4, 2, **kw),
-        shapes=lambda b: [(b, 2, DV), (b, 2, TK)], properties=MASKED_LAYER_PROPERTIES,
+        layers.StructuredSelfAttention,
+        "sequence",
+        lambda **kw: layers.StructuredSelfAttention(4, 2, **kw),
+        shapes=lambda b: [(b, 2, DV), (b, 2, TK)],
+        properties=MASKED_LAYER_PROPERTIES,
     ),
     # DynamicMetaEmbedding: attention over two embeddings of each token.
     "DynamicMetaEmbedding": Entry(
-        layers.DynamicMetaEmbedding, "embeddings", lambda **kw: layers.DynamicMetaEmbedding(4, **kw),
-        shapes=lambda b: [(b, TK, 4), (b, TK, 2)], properties=MASKED_LAYER_PROPERTIES,
+        layers.DynamicMetaEmbedding,
+        "embeddings",
+        lambda **kw: layers.DynamicMetaEmbedding(4, **kw),
+        shapes=lambda b: [(b, TK, 4), (b, TK, 2)],
+        properties=MASKED_LAYER_PROPERTIES,
     ),
     # TransformerEncoderBlock: self-attention and feed-forward, two heads, no dropout.
     "TransformerEncoderBlock": Entry(
-        layers.TransformerEncoderBlock, "self_attention",
+        layers.TransformerEncoderBlock,
+        "self_attention",
         lambda **kw: layers.TransformerEncoderBlock(2, 8, dropout=0.0, **kw),
-        shapes=lambda b: [(b, TK, D), (b, 2, TK, TK)], properties=MASKED_LAYER_PROPERTIES,
+        shapes=lambda b: [(b, TK, D), (b, 2, TK, TK)],
+        properties=MASKED_LAYER_PROPERTIES,
     ),
     # TransformerEncoderBlock called with use_causal_mask=True: the decoder's masked self-attention.
     "TransformerEncoderBlock-causal": Entry(
-        layers.TransformerEncoderBlock, "causal_self_attention",
+        layers.TransformerEncoderBlock,
+        "causal_self_attention",
         lambda **kw: layers.TransformerEncoderBlock(2, 8, dropout=0.0, **kw),
-        shapes=lambda b: [(b, TK, D), (b, 2, TK, TK)], properties=("shapes", "padding", "causal"),
+        shapes=lambda b: [(b, TK, D), (b, 2, TK, TK)],
+        properties=("shapes", "padding", "causal"),
     ),
     # PositionalEmbedding with mask_zero: token embeddings plus positions; it makes the mask itself.
     "PositionalEmbedding": Entry(
-        layers.PositionalEmbedding, "tokens",
+        layers.PositionalEmbedding,
+        "tokens",
         lambda **kw: layers.PositionalEmbedding(VOCAB, 8, D, mask_zero=True, **kw),
-        shapes=lambda b: [(b, TK, D)], properties=MASKED_LAYER_PROPERTIES,
+        shapes=lambda b: [(b, TK, D)],
+        properties=MASKED_LAYER_PROPERTIES,
     ),
     # BahdanauDecoder: a GRU that attends with its previous state; causal in its inputs y_{i-1}.
     "BahdanauDecoder": Entry(
-        layers.BahdanauDecoder, "decoder", lambda **kw: layers.BahdanauDecoder(4, **kw),
-        shapes=lambda b: [(b, TQ, 4), (b, TQ, DV), (b, TQ, TK)], properties=(*MASKED_LAYER_PROPERTIES, "causal"),
+        layers.BahdanauDecoder,
+        "decoder",
+        lambda **kw: layers.BahdanauDecoder(4, **kw),
+        shapes=lambda b: [(b, TQ, 4), (b, TQ, DV), (b, TQ, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "causal"),
     ),
     # CBAM: channel, then spatial attention on a feature map; both maps of weights returned.
     "CBAM": Entry(
-        layers.CBAM, "feature_map", lambda **kw: layers.CBAM(2, 3, **kw),
-        shapes=lambda b: [(b, 4, 4, 4), (b, 1, 1, 4), (b, 4, 4, 1)], properties=LAYER_PROPERTIES,
+        layers.CBAM,
+        "feature_map",
+        lambda **kw: layers.CBAM(2, 3, **kw),
+        shapes=lambda b: [(b, 4, 4, 4), (b, 1, 1, 4), (b, 4, 4, 1)],
+        properties=LAYER_PROPERTIES,
     ),
     # ChannelAttention: CBAM's channel module.
     "ChannelAttention": Entry(
-        layers.ChannelAttention, "feature_map", lambda **kw: layers.ChannelAttention(2, **kw),
-        shapes=lambda b: [(b, 4, 4, 4), (b, 1, 1, 4)], properties=LAYER_PROPERTIES,
+        layers.ChannelAttention,
+        "feature_map",
+        lambda **kw: layers.ChannelAttention(2, **kw),
+        shapes=lambda b: [(b, 4, 4, 4), (b, 1, 1, 4)],
+        properties=LAYER_PROPERTIES,
     ),
     # SpatialAttention: CBAM's spatial module (a 3x3 convolution here).
     "SpatialAttention": Entry(
-        layers.SpatialAttention, "feature_map", lambda **kw: layers.SpatialAttention(3, **kw),
-        shapes=lambda b: [(b, 4, 4, 4), (b, 4, 4, 1)], properties=LAYER_PROPERTIES,
+        layers.SpatialAttention,
+        "feature_map",
+        lambda **kw: layers.SpatialAttention(3, **kw),
+        shapes=lambda b: [(b, 4, 4, 4), (b, 4, 4, 1)],
+        properties=LAYER_PROPERTIES,
     ),
     # SqueezeExcitation: channel weights from the average alone.
     "SqueezeExcitation": Entry(
-        layers.SqueezeExcitation, "feature_map", lambda **kw: layers.SqueezeExcitation(2, **kw),
-        shapes=lambda b: [(b, 4, 4, 4), (b, 1, 1, 4)], properties=LAYER_PROPERTIES,
+        layers.SqueezeExcitation,
+        "feature_map",
+        lambda **kw: layers.SqueezeExcitation(2, **kw),
+        shapes=lambda b: [(b, 4, 4, 4), (b, 1, 1, 4)],
+        properties=LAYER_PROPERTIES,
     ),
 }
 
@@ -275,7 +364,7 @@ def real_positions(like, length, n=PAD):
 def changed_after(rng, x, t):
     """``x`` with every position after ``t`` (axis 1) redrawn."""
     x = x.copy()
-    x[:, t + 1:] = draw(rng, x.shape[0], x.shape[1] - t - 1, *x.shape[2:])
+    x[:, t + 1 :] = draw(rng, x.shape[0], x.shape[1] - t - 1, *x.shape[2:])
     return x
 
 
@@ -609,12 +698,16 @@ def cut_to(x, shape):
 def test_every_public_layer_and_attention_function_is_registered():
     registered = {entry.target for entry in REGISTRY.values()}
     public_layers = {
-        getattr(layers, name) for name in layers.__all__
+        getattr(layers, name)
+        for name in layers.__all__
         if isinstance(getattr(layers, name), type) and issubclass(getattr(layers, name), keras.layers.Layer)
     }
     functions = {attention_utils.attend, efficient.blockwise_attend, efficient.windowed_attend, efficient.linear_attend}
-    functions |= {f for name, f in vars(efficient).items()
-                  if inspect.isfunction(f) and f.__module__ == efficient.__name__ and not name.startswith("_")}
+    functions |= {
+        f
+        for name, f in vars(efficient).items()
+        if inspect.isfunction(f) and f.__module__ == efficient.__name__ and not name.startswith("_")
+    }
     missing = sorted(x.__name__ for x in (public_layers | functions) - registered)
     assert not missing, (
         f"Not in the contract registry: {missing}. Add an entry for each to REGISTRY in tests/test_contract.py "
@@ -685,8 +778,9 @@ def test_a_causal_output_ignores_the_future(name, rng):
     for t in range(T - 1):
         outputs = numpy_all(entry.family.call(obj, entry.family.change_after(rng, inputs, t)))
         for output, reference in zip(outputs, expected):
-            np.testing.assert_allclose(output[:, : t + 1], reference[:, : t + 1], atol=CAUSAL_ATOL,
-                                       err_msg=f"position <= {t} changed")
+            np.testing.assert_allclose(
+                output[:, : t + 1], reference[:, : t + 1], atol=CAUSAL_ATOL, err_msg=f"position <= {t} changed"
+            )
 
 
 # ---- 5. masks from Embedding(mask_zero=True) ----
@@ -698,7 +792,7 @@ def test_masks_from_an_embedding_in_a_functional_model_are_honoured(name, rng):
     family = entry.family
     model, inputs = family.token_model(entry.build(), rng)
     results = numpy_all(model(inputs))
-    outputs, weights = results[: family.num_outputs], results[family.num_outputs:]
+    outputs, weights = results[: family.num_outputs], results[family.num_outputs :]
     if family.weights_over_positions:  # the first sequence's padded keys get zero weight
         assert weights
         for w in weights:
@@ -707,10 +801,12 @@ def test_masks_from_an_embedding_in_a_functional_model_are_honoured(name, rng):
         for w in weights:
             np.testing.assert_array_equal(w[0, ..., -PAD:, :], 0.0)
     for row in range(B):  # outputs at the real positions equal those of the sequence without padding
-        alone = [x[row:row + 1, : x.shape[1] - PAD] if x.dtype.kind == "i" and row == 0 else x[row:row + 1]
-                 for x in inputs]
+        alone = [
+            x[row : row + 1, : x.shape[1] - PAD] if x.dtype.kind == "i" and row == 0 else x[row : row + 1]
+            for x in inputs
+        ]
         for output, reference in zip(outputs, numpy_all(model(alone))[: family.num_outputs]):
-            np.testing.assert_allclose(cut_to(output[row:row + 1], reference.shape), reference, atol=ATOL)
+            np.testing.assert_allclose(cut_to(output[row : row + 1], reference.shape), reference, atol=ATOL)
 
 
 # ---- 6. .keras round trip ----

@@ -28,8 +28,9 @@ def test_test_targets_are_noise_free_and_training_noise_has_the_given_spread():
     assert abs(residual.std() - 0.5) < 0.03
 
 
-@pytest.mark.parametrize("kwargs, argument", [({"num_train": 0}, "num_train"), ({"num_test": 1.5}, "num_test"),
-                                              ({"noise": -1}, "noise")])
+@pytest.mark.parametrize(
+    "kwargs, argument", [({"num_train": 0}, "num_train"), ({"num_test": 1.5}, "num_test"), ({"noise": -1}, "noise")]
+)
 def test_bad_arguments_are_named(kwargs, argument):
     with pytest.raises(error_for_integer_argument(kwargs[argument]), match=f"argument {argument}"):
         regression_points(**kwargs)

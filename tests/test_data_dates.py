@@ -114,8 +114,12 @@ def test_same_seed_same_pairs_other_seed_other_pairs():
 
 @pytest.mark.parametrize(
     "kwargs, argument",
-    [({"num_train": 0}, "num_train"), ({"num_train": True}, "num_train"), ({"num_validation": 2.0}, "num_validation"),
-     ({"num_train": 40000}, "num_train and num_validation")],
+    [
+        ({"num_train": 0}, "num_train"),
+        ({"num_train": True}, "num_train"),
+        ({"num_validation": 2.0}, "num_validation"),
+        ({"num_train": 40000}, "num_train and num_validation"),
+    ],
 )
 def test_bad_arguments_are_named(kwargs, argument):
     error = error_for_integer_argument(kwargs.get(argument, 0))  # (the last case: two arguments together)

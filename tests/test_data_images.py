@@ -51,14 +51,17 @@ def test_classes_are_balanced_enough():
     assert counts.min() > 400
 
 
-@pytest.mark.parametrize("kwargs, argument", [
-    ({"num_images": 0}, "num_images"),
-    ({"image_size": 20}, "image_size"),
-    ({"image_size": 8}, "image_size"),
-    ({"num_distractors": 16}, "num_distractors"),
-    ({"num_distractors": -1}, "num_distractors"),
-    ({"noise": -0.1}, "noise"),
-])
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"num_images": 0}, "num_images"),
+        ({"image_size": 20}, "image_size"),
+        ({"image_size": 8}, "image_size"),
+        ({"num_distractors": 16}, "num_distractors"),
+        ({"num_distractors": -1}, "num_distractors"),
+        ({"noise": -0.1}, "noise"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, argument):
     with pytest.raises(ValueError, match=f"argument {argument}.*Received: {argument}="):
         cluttered_shapes(**kwargs)

@@ -36,8 +36,12 @@ def test_same_seed_same_sequences_other_seed_other_sequences():
 
 @pytest.mark.parametrize(
     "kwargs, argument",
-    [({"num_sequences": 0}, "num_sequences"), ({"length": 1}, "length"), ({"length": 4.0}, "length"),
-     ({"task": "shuffle"}, "task")],
+    [
+        ({"num_sequences": 0}, "num_sequences"),
+        ({"length": 1}, "length"),
+        ({"length": 4.0}, "length"),
+        ({"task": "shuffle"}, "task"),
+    ],
 )
 def test_bad_arguments_are_named(kwargs, argument):
     error = ValueError if argument == "task" else error_for_integer_argument(kwargs[argument])

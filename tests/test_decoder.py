@@ -28,8 +28,9 @@ def decoder_inputs(rng):
 
 def numpy_decoder(decoder, inputs, annotations, initial_state, mask):
     """Bahdanau et al. 2014, section 3.1 and appendix A, written out with the layer's weights."""
-    w_query, w_key, v = (ops.convert_to_numpy(w) for w in (decoder.attention.w_query, decoder.attention.w_key,
-                                                          decoder.attention.v))
+    w_query, w_key, v = (
+        ops.convert_to_numpy(w) for w in (decoder.attention.w_query, decoder.attention.w_key, decoder.attention.v)
+    )
     kernel, recurrent_kernel, bias = (ops.convert_to_numpy(w) for w in decoder.cell.weights)
     z_kernel, r_kernel, h_kernel = np.split(kernel, 3, axis=-1)
     z_recurrent, r_recurrent, h_recurrent = np.split(recurrent_kernel, 3, axis=-1)
@@ -65,8 +66,9 @@ def test_shapes_and_weights_sum_to_one_with_zero_on_padding(decoder_inputs):
     inputs, annotations, initial_state, mask = decoder_inputs
     states, contexts, weights = (
         ops.convert_to_numpy(x)
-        for x in BahdanauDecoder(UNITS)(inputs, annotations, initial_state, annotations_mask=mask,
-                                        return_attention_scores=True)
+        for x in BahdanauDecoder(UNITS)(
+            inputs, annotations, initial_state, annotations_mask=mask, return_attention_scores=True
+        )
     )
     assert states.shape == (BATCH, TY, UNITS)
     assert contexts.shape == (BATCH, TY, ANNOTATION_DIM)
@@ -131,8 +133,10 @@ def test_config_round_trip():
     assert BahdanauDecoder.from_config(config).get_config() == config
 
 
-@pytest.mark.parametrize("kwargs, argument", [({"units": 0}, "units"), ({"units": 2.5}, "units"),
-                                              ({"units": 4, "attention_units": True}, "attention_units")])
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [({"units": 0}, "units"), ({"units": 2.5}, "units"), ({"units": 4, "attention_units": True}, "attention_units")],
+)
 def test_bad_sizes_name_the_argument(kwargs, argument):
     with pytest.raises(error_for_integer_argument(kwargs[argument]), match=f"argument {argument}"):
         BahdanauDecoder(**kwargs)
@@ -166,8 +170,9 @@ def causal_model():
     source = keras.Input((TX,), dtype="int32")
     previous = keras.Input((None,), dtype="int32")
     initial_state = keras.layers.Dense(UNITS)(keras.layers.Flatten()(keras.layers.Embedding(10, 3)(source)))
-    states = keras.layers.GRU(UNITS, return_sequences=True)(keras.layers.Embedding(6, 4)(previous),
-                                                             initial_state=initial_state)
+    states = keras.layers.GRU(UNITS, return_sequences=True)(
+        keras.layers.Embedding(6, 4)(previous), initial_state=initial_state
+    )
     return keras.Model([source, previous], keras.layers.Dense(6)(states))
 
 

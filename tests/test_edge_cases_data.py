@@ -10,13 +10,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-import attention_utils as au  # noqa: E402
-from attention_utils import data  # noqa: E402
-from attention_utils.plots import show_heatmaps  # noqa: E402
+import attention_utils as au
+from attention_utils import data
+from attention_utils.plots import show_heatmaps
 
 # Every generator with the smallest sensible request, so the tests stay fast; each takes a seed.
 GENERATORS = {
@@ -47,6 +47,7 @@ def assert_same(first, second):
 
 # 1. Noise must be a finite non-negative number.
 
+
 @pytest.mark.parametrize("generator", NOISY_GENERATORS.values(), ids=NOISY_GENERATORS.keys())
 @pytest.mark.parametrize("noise", [math.nan, np.float32("nan"), math.inf, -math.inf, -0.5])
 def test_noise_that_is_not_finite_and_non_negative_is_a_value_error(generator, noise):
@@ -72,14 +73,23 @@ def test_noise_of_any_real_number_type_gives_the_same_data(generator):
 
 # 2. Texts must be strings.
 
-@pytest.mark.parametrize("texts, offending", [([12, 345], r"texts\[0\]=12 of type int"),
-                                              (["12", 345], r"texts\[1\]=345 of type int"),
-                                              ([b"12"], r"texts\[0\]=b'12' of type bytes"),
-                                              ([None], r"texts\[0\]=None of type NoneType")])
+
+@pytest.mark.parametrize(
+    "texts, offending",
+    [
+        ([12, 345], r"texts\[0\]=12 of type int"),
+        (["12", 345], r"texts\[1\]=345 of type int"),
+        ([b"12"], r"texts\[0\]=b'12' of type bytes"),
+        ([None], r"texts\[0\]=None of type NoneType"),
+    ],
+)
 def test_encode_rejects_texts_that_are_not_strings(texts, offending):
     vocabulary = data.CharVocabulary("0123456789")
-    with pytest.raises(TypeError, match=rf"argument texts\. Expected a string or a sequence of strings\. "
-                                        rf"Received: {offending}"):
+    with pytest.raises(
+        TypeError,
+        match=rf"argument texts\. Expected a string or a sequence of strings\. "
+        rf"Received: {offending}",
+    ):
         vocabulary.encode(texts, 3)
 
 
@@ -98,11 +108,17 @@ def test_encode_still_takes_strings_numpy_strings_and_object_arrays():
 
 # 3. Placeholders are bare: a format spec or a conversion is rejected, not ignored.
 
-@pytest.mark.parametrize("date_format, placeholder", [("{DD:>5}", "{DD:>5}"), ("{YYYY}-{MM:02}", "{MM:02}"),
-                                                      ("{Month!r}", "{Month!r}"), ("{Mon!s:<4}", "{Mon!s:<4}")])
+
+@pytest.mark.parametrize(
+    "date_format, placeholder",
+    [("{DD:>5}", "{DD:>5}"), ("{YYYY}-{MM:02}", "{MM:02}"), ("{Month!r}", "{Month!r}"), ("{Mon!s:<4}", "{Mon!s:<4}")],
+)
 def test_format_date_rejects_a_format_spec_or_conversion(date_format, placeholder):
-    with pytest.raises(ValueError, match=r"argument date_format.*format spec or conversion.*with placeholder "
-                                         + placeholder.replace("{", r"\{").replace("}", r"\}")):
+    with pytest.raises(
+        ValueError,
+        match=r"argument date_format.*format spec or conversion.*with placeholder "
+        + placeholder.replace("{", r"\{").replace("}", r"\}"),
+    ):
         data.format_date(datetime.date(2026, 1, 2), date_format)
 
 
@@ -127,6 +143,7 @@ def test_format_date_keeps_literal_braces_and_an_empty_format():
 
 # 4. Every generator's seed is a non-negative integer.
 
+
 @pytest.mark.parametrize("generator", GENERATORS.values(), ids=GENERATORS.keys())
 @pytest.mark.parametrize("seed", [-1, np.int64(-3)])
 def test_negative_seed_is_a_value_error_naming_seed(generator, seed):
@@ -149,6 +166,7 @@ def test_numpy_integer_seed_gives_the_same_data_as_the_python_integer(generator)
 
 
 # 5. seed_everything takes NumPy integers.
+
 
 def test_seed_everything_takes_numpy_integers_like_python_integers():
     assert au.seed_everything(3) == 3
@@ -178,6 +196,7 @@ def test_seed_everything_rejects_a_negative_numpy_seed_as_a_value():
 
 # 6. The colour range of show_heatmaps ignores NaN and infinities.
 
+
 def colour_range(figure):
     return figure.axes[0].get_images()[0].get_clim()
 
@@ -194,12 +213,16 @@ def test_heatmap_colour_range_is_unchanged_for_finite_values():
     assert colour_range(show_heatmaps(matrix)) == (matrix.min(), matrix.max())
 
 
-@pytest.mark.parametrize("matrix", [np.full((2, 3), np.nan), np.array([[np.inf, -np.inf], [np.nan, np.inf]]),
-                                    np.zeros((0, 3))])
+@pytest.mark.parametrize(
+    "matrix", [np.full((2, 3), np.nan), np.array([[np.inf, -np.inf], [np.nan, np.inf]]), np.zeros((0, 3))]
+)
 def test_heatmap_without_a_finite_value_is_a_value_error(matrix):
     figures = plt.get_fignums()
-    with pytest.raises(ValueError, match=r"argument matrices\. Expected at least one finite value\. "
-                                         + re.escape(f"Received: matrices.shape={matrix.shape}")):
+    with pytest.raises(
+        ValueError,
+        match=r"argument matrices\. Expected at least one finite value\. "
+        + re.escape(f"Received: matrices.shape={matrix.shape}"),
+    ):
         show_heatmaps(matrix)
     assert plt.get_fignums() == figures  # no figure left open by the failed call
 
@@ -212,16 +235,28 @@ def test_heatmap_of_strings_is_a_type_error():
 # 7. Empty requests: a generator asked for 0 examples raises a ValueError naming the count (every generator
 # does, and the existing tests of test_data*.py rely on it); the vocabulary encodes and decodes empty batches.
 
-@pytest.mark.parametrize("generator, argument", [
-    (data.regression_points, "num_train"), (data.regression_points, "num_test"),
-    (data.cluttered_shapes, "num_images"), (data.digit_sequences, "num_sequences"),
-    (data.associative_recall, "num_sequences"), (data.shared_symbol_pairs, "num_pairs"),
-    (data.key_sentence_documents, "num_documents"), (data.dates, "num_train"), (data.dates, "num_validation"),
-])
+
+@pytest.mark.parametrize(
+    "generator, argument",
+    [
+        (data.regression_points, "num_train"),
+        (data.regression_points, "num_test"),
+        (data.cluttered_shapes, "num_images"),
+        (data.digit_sequences, "num_sequences"),
+        (data.associative_recall, "num_sequences"),
+        (data.shared_symbol_pairs, "num_pairs"),
+        (data.key_sentence_documents, "num_documents"),
+        (data.dates, "num_train"),
+        (data.dates, "num_validation"),
+    ],
+)
 @pytest.mark.parametrize("zero", [0, np.int64(0)])
 def test_zero_examples_is_a_value_error_naming_the_count(generator, argument, zero):
-    with pytest.raises(ValueError, match=rf"argument {argument}\. Expected a positive integer\. "
-                                         rf"Received: {argument}="):
+    with pytest.raises(
+        ValueError,
+        match=rf"argument {argument}\. Expected a positive integer\. "
+        rf"Received: {argument}=",
+    ):
         generator(**{argument: zero})
 
 

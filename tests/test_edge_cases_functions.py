@@ -88,15 +88,19 @@ def test_scores_that_would_overflow_when_divided_by_the_temperature_give_no_nan(
 def test_an_ordinary_temperature_still_divides_the_scores(rng):
     x = rng.normal(size=(3, 6)).astype("float32")
     for temperature in (0.1, 0.5, 2.0, 10.0):
-        np.testing.assert_allclose(numpy_of(masked_softmax(x, temperature=temperature)),
-                                   numpy_softmax(x.astype("float64") / temperature), rtol=1e-5)
+        np.testing.assert_allclose(
+            numpy_of(masked_softmax(x, temperature=temperature)),
+            numpy_softmax(x.astype("float64") / temperature),
+            rtol=1e-5,
+        )
 
 
 # 3. Cosine scores of huge vectors: the norm must not overflow.
 
 
-@pytest.mark.parametrize(("dtype", "size", "rtol"), [("float32", 1e20, 1e-6), ("float16", 200.0, 2e-3),
-                                                     ("float32", 1e-20, 1e-6)])
+@pytest.mark.parametrize(
+    ("dtype", "size", "rtol"), [("float32", 1e20, 1e-6), ("float16", 200.0, 2e-3), ("float32", 1e-20, 1e-6)]
+)
 def test_cosine_of_a_huge_or_tiny_vector_with_itself_is_one(dtype, size, rtol):
     x = np.full((1, 3), size, dtype=dtype)
     if size < 1:  # below epsilon = 1e-12 a vector is divided by epsilon instead of its norm: pass a smaller one
@@ -109,7 +113,8 @@ def test_cosine_of_ordinary_vectors_is_unchanged(rng):
     query, key = rng.normal(size=(2, 3, 8)).astype("float32"), rng.normal(size=(2, 5, 8)).astype("float32")
     q64, k64 = query.astype("float64"), key.astype("float64")
     expected = (q64 / np.linalg.norm(q64, axis=-1, keepdims=True)) @ np.swapaxes(
-        k64 / np.linalg.norm(k64, axis=-1, keepdims=True), -1, -2)
+        k64 / np.linalg.norm(k64, axis=-1, keepdims=True), -1, -2
+    )
     np.testing.assert_allclose(numpy_of(scores.cosine(query, key)), expected, rtol=1e-6, atol=1e-7)
 
 
@@ -122,16 +127,20 @@ def test_blockwise_cosine_of_huge_vectors_equals_attend(rng):
     query, value = (rng.normal(size=(4, 3)) * 1e20).astype("float32"), rng.normal(size=(6, 3)).astype("float32")
     expected, _ = attend(query, value, score="cosine")
     assert np.isfinite(numpy_of(expected)).all()
-    np.testing.assert_allclose(numpy_of(blockwise_attend(query, value, score="cosine", block_size=4)),
-                               numpy_of(expected), atol=1e-5)
+    np.testing.assert_allclose(
+        numpy_of(blockwise_attend(query, value, score="cosine", block_size=4)), numpy_of(expected), atol=1e-5
+    )
 
 
 # 4. scaled_dot with d = 0, projected with a non-finite scale, and mixed precisions.
 
 
 def test_scaled_dot_with_no_features_is_a_value_error_naming_query():
-    with pytest.raises(ValueError, match=r"argument query\. Expected a feature size d of at least 1.*"
-                                         r"Received: query\.shape=\(2, 0\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"argument query\. Expected a feature size d of at least 1.*"
+        r"Received: query\.shape=\(2, 0\)",
+    ):
         scores.scaled_dot(np.ones((2, 0)), np.ones((3, 0)))
     with pytest.raises(ValueError, match=r"argument query\..*query\.shape=\(2, 0\)"):
         attend(np.ones((2, 0)), np.ones((3, 0)))
@@ -141,8 +150,9 @@ def test_scaled_dot_with_no_features_is_a_value_error_naming_query():
 
 @pytest.mark.parametrize("scale", [float("inf"), float("nan"), -float("inf"), 0.0, -2.0, np.float32("inf")])
 def test_projected_rejects_a_scale_that_is_not_positive_and_finite(scale):
-    with pytest.raises(ValueError,
-                       match=r"argument scale\. Expected a positive, finite number or None\. Received: scale="):
+    with pytest.raises(
+        ValueError, match=r"argument scale\. Expected a positive, finite number or None\. Received: scale="
+    ):
         scores.projected(np.ones((2, 3)), np.ones((3, 3)), np.ones((3, 2)), np.ones((3, 2)), scale=scale)
 
 
@@ -196,8 +206,11 @@ def test_linear_attend_with_very_negative_inputs_equals_the_float64_reference(rn
 def test_linear_attend_on_ordinary_inputs_equals_the_reference(rng):
     query, key, value = rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 7, 4)), rng.normal(size=(2, 7, 3))
     for causal in (False, True):
-        np.testing.assert_allclose(numpy_of(linear_attend(query, value, key, causal=causal, block_size=2)),
-                                   linear_attention(query, key, value, causal=causal), atol=1e-10)
+        np.testing.assert_allclose(
+            numpy_of(linear_attend(query, value, key, causal=causal, block_size=2)),
+            linear_attention(query, key, value, causal=causal),
+            atol=1e-10,
+        )
 
 
 def test_linear_attend_gradients_are_finite_for_large_inputs():
@@ -216,19 +229,25 @@ def test_linear_attend_gradients_are_finite_for_large_inputs():
 @pytest.mark.parametrize("function", ["blockwise", "windowed", "linear"])
 def test_a_causal_flag_that_is_not_a_bool_is_a_type_error(query_key_value, function, causal):
     query, key, value = query_key_value
-    call = {"blockwise": lambda: blockwise_attend(query, value, key, causal=causal),
-            "windowed": lambda: windowed_attend(query, value, key, causal=causal, window=1),
-            "linear": lambda: linear_attend(query, value, key, causal=causal)}[function]
+    call = {
+        "blockwise": lambda: blockwise_attend(query, value, key, causal=causal),
+        "windowed": lambda: windowed_attend(query, value, key, causal=causal, window=1),
+        "linear": lambda: linear_attend(query, value, key, causal=causal),
+    }[function]
     with pytest.raises(TypeError, match=r"argument causal\. Expected True or False\. Received: causal="):
         call()
 
 
 def test_a_numpy_bool_flag_is_accepted(query_key_value):
     query, key, value = query_key_value
-    np.testing.assert_array_equal(numpy_of(blockwise_attend(query, value, key, causal=np.bool_(True))),
-                                  numpy_of(blockwise_attend(query, value, key, causal=True)))
-    np.testing.assert_array_equal(numpy_of(linear_attend(query, value, key, causal=np.bool_(False))),
-                                  numpy_of(linear_attend(query, value, key, causal=False)))
+    np.testing.assert_array_equal(
+        numpy_of(blockwise_attend(query, value, key, causal=np.bool_(True))),
+        numpy_of(blockwise_attend(query, value, key, causal=True)),
+    )
+    np.testing.assert_array_equal(
+        numpy_of(linear_attend(query, value, key, causal=np.bool_(False))),
+        numpy_of(linear_attend(query, value, key, causal=False)),
+    )
 
 
 # 7. Variables are accepted as query, key and value.
@@ -257,8 +276,9 @@ def test_variables_are_accepted_and_get_gradients(query_key_value, function):
 def test_a_variable_as_the_value_alone_is_accepted(query_key_value):
     query, _, value = query_key_value
     variable = tf.Variable(value)
-    np.testing.assert_allclose(numpy_of(attend(query[..., :3], variable)[0]),
-                               numpy_of(attend(query[..., :3], value)[0]))
+    np.testing.assert_allclose(
+        numpy_of(attend(query[..., :3], variable)[0]), numpy_of(attend(query[..., :3], value)[0])
+    )
 
 
 # 8. bfloat16.
@@ -276,8 +296,9 @@ def test_masked_softmax_in_bfloat16_is_close_to_float32(rng):
         for temperature in (1.0, 0.5):
             weights = masked_softmax(bfloat16(x), m, temperature=temperature)
             assert weights.dtype == tf.bfloat16
-            np.testing.assert_allclose(numpy_of(weights), numpy_of(masked_softmax(x, m, temperature=temperature)),
-                                       atol=2e-2)
+            np.testing.assert_allclose(
+                numpy_of(weights), numpy_of(masked_softmax(x, m, temperature=temperature)), atol=2e-2
+            )
     weights = masked_softmax(x.astype(ml_dtypes.bfloat16), mask)  # a NumPy bfloat16 array
     np.testing.assert_allclose(numpy_of(weights), numpy_of(masked_softmax(x, mask)), atol=2e-2)
 
@@ -297,8 +318,9 @@ def test_the_efficient_functions_run_in_bfloat16(query_key_value, function):
     query, key, value = query_key_value
     context = FUNCTIONS[function](bfloat16(query), bfloat16(value), bfloat16(key))
     assert context.dtype == tf.bfloat16
-    np.testing.assert_allclose(numpy_of(context), numpy_of(FUNCTIONS[function](query, value, key)),
-                               atol=3e-2, rtol=3e-2)
+    np.testing.assert_allclose(
+        numpy_of(context), numpy_of(FUNCTIONS[function](query, value, key)), atol=3e-2, rtol=3e-2
+    )
 
 
 def test_sparsemax_runs_in_bfloat16(rng):
@@ -309,8 +331,11 @@ def test_sparsemax_runs_in_bfloat16(rng):
 
 # 9. Empty batches and no queries give empty results of the right shape.
 
-EMPTY_CASES = {"empty batch": ((0, 5, 4), (0, 7, 4)), "no queries": ((2, 0, 4), (2, 7, 4)),
-               "empty batch and no queries": ((0, 0, 4), (0, 7, 4))}
+EMPTY_CASES = {
+    "empty batch": ((0, 5, 4), (0, 7, 4)),
+    "no queries": ((2, 0, 4), (2, 7, 4)),
+    "empty batch and no queries": ((0, 0, 4), (0, 7, 4)),
+}
 
 
 @pytest.mark.parametrize("masked", [False, True])
@@ -342,8 +367,9 @@ def test_attention_of_an_empty_batch_or_no_queries_is_empty(function, case, mask
     context = FUNCTIONS[function](query, value, key, **kwargs)
     assert tuple(context.shape) == query_shape[:-1] + (3,)
     if function == "linear":
-        context = linear_attend(query, value, key, causal=causal,
-                                key_mask=np.ones(key_shape[:-1], dtype=bool) if masked else None)
+        context = linear_attend(
+            query, value, key, causal=causal, key_mask=np.ones(key_shape[:-1], dtype=bool) if masked else None
+        )
         assert tuple(context.shape) == query_shape[:-1] + (3,)
 
 

@@ -35,13 +35,16 @@ LAYERS = {
     "ParallelCoAttention": (lambda **kw: layers.ParallelCoAttention(4, **kw), _query_value),
     "AttentionPooling": (lambda **kw: layers.AttentionPooling(4, **kw), lambda rng, b: draw(rng, b, 3, 5)),
     "DynamicMetaEmbedding": (
-        lambda **kw: layers.DynamicMetaEmbedding(4, **kw), lambda rng, b: [draw(rng, b, 3, 5), draw(rng, b, 3, 6)]
+        lambda **kw: layers.DynamicMetaEmbedding(4, **kw),
+        lambda rng, b: [draw(rng, b, 3, 5), draw(rng, b, 3, 6)],
     ),
     "StructuredSelfAttention": (
-        lambda **kw: layers.StructuredSelfAttention(4, 2, **kw), lambda rng, b: draw(rng, b, 3, 5)
+        lambda **kw: layers.StructuredSelfAttention(4, 2, **kw),
+        lambda rng, b: draw(rng, b, 3, 5),
     ),
     "TransformerEncoderBlock": (
-        lambda **kw: layers.TransformerEncoderBlock(2, 8, **kw), lambda rng, b: draw(rng, b, 3, 4)
+        lambda **kw: layers.TransformerEncoderBlock(2, 8, **kw),
+        lambda rng, b: draw(rng, b, 3, 4),
     ),
     "PositionalEmbedding": (
         lambda **kw: layers.PositionalEmbedding(10, 5, 4, **kw),
@@ -64,6 +67,7 @@ def _decoder_inputs(rng, batch):
 
 # ---- 1. dtype policies ----
 
+
 @pytest.mark.parametrize("policy", DTYPES)
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_output_has_the_compute_dtype_of_the_policy(rng, name, policy):
@@ -80,8 +84,7 @@ def test_bahdanau_decoder_computes_in_the_dtype_of_its_policy(rng, policy):
     decoder = layers.BahdanauDecoder(4, dtype=policy)
     inputs, annotations, state = _decoder_inputs(rng, 2)
     mask = np.array([[True, True, True, False], [True, True, True, True]])
-    states, contexts, weights = decoder(inputs, annotations, state, annotations_mask=mask,
-                                        return_attention_scores=True)
+    states, contexts, weights = decoder(inputs, annotations, state, annotations_mask=mask, return_attention_scores=True)
     assert {dtype_of(states), dtype_of(contexts), dtype_of(weights)} == {COMPUTE_DTYPE[policy]}
     assert decoder.attention.dtype_policy.name == decoder.cell.dtype_policy.name == policy
 
@@ -127,6 +130,7 @@ def test_positional_encoding_dtype_must_be_a_float_dtype():
 
 # ---- 2. masks of the wrong length ----
 
+
 @pytest.mark.parametrize("mode", ["monotonic", "predictive"])
 def test_local_attention_rejects_a_value_mask_of_the_wrong_length(rng, mode):
     query, value = _query_value(rng, 2)
@@ -153,6 +157,7 @@ def test_co_attention_and_decoder_reject_masks_of_the_wrong_length(rng):
 
 # ---- 3. frobenius_penalty of an empty batch ----
 
+
 def test_frobenius_penalty_of_an_empty_batch_is_zero():
     penalty = layers.frobenius_penalty(np.zeros((0, 2, 3), "float32"))
     assert float(numpy_of(penalty)) == 0.0 and tuple(penalty.shape) == ()
@@ -165,11 +170,13 @@ def test_frobenius_penalty_of_an_empty_batch_is_zero_in_a_graph():
     assert float(penalty(np.zeros((0, 2, 3), "float32"))) == 0.0
     one_hot = np.eye(3, dtype="float32")[None, :2]  # two hops on two positions: no penalty
     halves = np.full((1, 2, 3), 0.5, "float32")
-    np.testing.assert_allclose(float(penalty(np.concatenate([one_hot, halves]))),
-                               float(layers.frobenius_penalty(halves)) / 2, rtol=1e-6)
+    np.testing.assert_allclose(
+        float(penalty(np.concatenate([one_hot, halves]))), float(layers.frobenius_penalty(halves)) / 2, rtol=1e-6
+    )
 
 
 # ---- 4. boolean flags, and positions beyond max_length ----
+
 
 @pytest.mark.parametrize("flag", ["False", "True", 0, 1, None, np.array([True])])
 def test_boolean_flags_must_be_bools(flag):
@@ -194,6 +201,7 @@ def test_positional_embedding_rejects_positions_beyond_max_length_once_built():
 
 
 # ---- 5. empty feature maps, and attention modules that change the shape ----
+
 
 @pytest.mark.parametrize("name", ["CBAM", "SqueezeExcitation", "ChannelAttention", "SpatialAttention"])
 @pytest.mark.parametrize("shape", [(2, 0, 4, 4), (2, 4, 0, 4)])
@@ -253,13 +261,15 @@ def test_bahdanau_decoder_names_a_changed_input_size(rng):
 
 # ---- 7. empty batches ----
 
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_an_empty_batch_gives_an_empty_result(rng, name):
     make, inputs = LAYERS[name]
     full = make()(inputs(rng, 2))
     empty = make()(inputs(rng, 0))
-    for ours, theirs in zip(empty if isinstance(empty, (list, tuple)) else [empty],
-                            full if isinstance(full, (list, tuple)) else [full]):
+    for ours, theirs in zip(
+        empty if isinstance(empty, (list, tuple)) else [empty], full if isinstance(full, (list, tuple)) else [full]
+    ):
         assert tuple(ours.shape) == (0, *tuple(theirs.shape)[1:])
 
 
@@ -281,8 +291,9 @@ def test_an_empty_batch_after_a_full_one_with_scores_and_in_training(rng, name):
 @pytest.mark.parametrize("name", ["BahdanauAttention", "LocalAttention-m", "LocalAttention-p", "HardAttention"])
 def test_an_empty_batch_with_masks(rng, name):
     make, inputs = LAYERS[name]
-    context, weights, *_ = make()(inputs(rng, 0), mask=[np.ones((0, 3), bool), np.ones((0, 4), bool)],
-                                  return_attention_scores=True)
+    context, weights, *_ = make()(
+        inputs(rng, 0), mask=[np.ones((0, 3), bool), np.ones((0, 4), bool)], return_attention_scores=True
+    )
     assert tuple(context.shape) == (0, 3, 6) and tuple(weights.shape) == (0, 3, 4)
 
 

@@ -32,8 +32,9 @@ def band_mask(num_queries, num_keys, window, causal=False):
 # blockwise_attend: exact attention, tile by tile
 
 
-@pytest.mark.parametrize(("block_size", "query_block_size"),
-                         [(1, 13), (4, 1), (4, 1024), (5, 6), (16, 13), (17, 6), (64, 1024)])
+@pytest.mark.parametrize(
+    ("block_size", "query_block_size"), [(1, 13), (4, 1), (4, 1024), (5, 6), (16, 13), (17, 6), (64, 1024)]
+)
 def test_blockwise_equals_attend_for_every_block_size(query_key_value, block_size, query_block_size):
     query, key, value = query_key_value
     expected, _ = attend(query, value, key)
@@ -102,8 +103,9 @@ def test_blockwise_causal_equals_attend_with_the_causal_mask(rng, lengths, block
 
 def test_blockwise_key_defaults_to_value(rng):
     query, value = rng.normal(size=(2, TQ, 4)), rng.normal(size=(2, TK, 4))
-    np.testing.assert_allclose(numpy_of(blockwise_attend(query, value, block_size=4)),
-                               numpy_of(attend(query, value)[0]), atol=ATOL)
+    np.testing.assert_allclose(
+        numpy_of(blockwise_attend(query, value, block_size=4)), numpy_of(attend(query, value)[0]), atol=ATOL
+    )
 
 
 def test_blockwise_inside_tf_function_equals_eager(query_key_value, rng):
@@ -231,8 +233,10 @@ def test_a_score_with_parameters_given_as_a_partial_equals_attend(query_key_valu
     query, key, value = query_key_value
     score = functools.partial(scores.gaussian, width=2.0)
     expected, _ = attend(query, value, key, score=score)
-    for context in (blockwise_attend(query, value, key, score=score, block_size=4, query_block_size=5),
-                    windowed_attend(query, value, key, score=score, window=TK, block_size=4)):
+    for context in (
+        blockwise_attend(query, value, key, score=score, block_size=4, query_block_size=5),
+        windowed_attend(query, value, key, score=score, window=TK, block_size=4),
+    ):
         np.testing.assert_allclose(numpy_of(context), numpy_of(expected), atol=ATOL)
 
 
@@ -284,8 +288,11 @@ def test_without_a_key_the_error_names_value(rng):
 
 def test_a_mask_that_does_not_broadcast_is_rejected(query_key_value):
     query, key, value = query_key_value
-    with pytest.raises(ValueError, match=r"argument mask\. Expected a shape that broadcasts to scores\.shape="
-                                         r"\(2, 3, 13, 17\)\. Received: mask\.shape=\(13, 16\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"argument mask\. Expected a shape that broadcasts to scores\.shape="
+        r"\(2, 3, 13, 17\)\. Received: mask\.shape=\(13, 16\)",
+    ):
         blockwise_attend(query, value, key, mask=np.ones((TQ, TK - 1), dtype=bool))
 
 

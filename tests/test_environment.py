@@ -56,8 +56,10 @@ def test_package_dependencies_are_all_pinned_in_requirements():
         assert requirement_name(dependency) in pinned, f"{dependency} is not pinned in requirements.txt"
 
 
-@pytest.mark.skipif(os.environ.get("ATTENTION_LATEST") == "1",
-                    reason="make test-latest runs the newest releases on purpose: the pins hold for .venv only")
+@pytest.mark.skipif(
+    os.environ.get("ATTENTION_LATEST") == "1",
+    reason="make test-latest runs the newest releases on purpose: the pins hold for .venv only",
+)
 def test_installed_versions_match_the_pins():
     from importlib.metadata import PackageNotFoundError, version
 
@@ -76,7 +78,10 @@ def test_binder_builds_the_root_environment_yml_with_python_3_11():
     repo2docker = pathlib.Path(sys.executable).with_name("repo2docker")
     result = subprocess.run(
         [str(repo2docker), "--no-build", "--debug", "--user-id", "1000", "--user-name", "jovyan", str(ROOT)],
-        capture_output=True, text=True, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     log = result.stdout + result.stderr
     assert "Building conda environment for python=3.11" in log

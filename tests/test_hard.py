@@ -32,8 +32,9 @@ def test_selection_is_one_hot_and_context_is_the_selected_value(mode, query_valu
     np.testing.assert_array_equal(np.sort(selection, axis=-1)[..., :-1], 0.0)
     np.testing.assert_allclose(selection.sum(-1), 1.0, atol=ATOL)
     chosen = selection.argmax(-1)
-    np.testing.assert_allclose(context, np.take_along_axis(value[:, None], chosen[..., None, None], 2)[:, :, 0],
-                               atol=ATOL)
+    np.testing.assert_allclose(
+        context, np.take_along_axis(value[:, None], chosen[..., None, None], 2)[:, :, 0], atol=ATOL
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -193,9 +194,15 @@ def test_config_round_trip(mode):
 
 @pytest.mark.parametrize(
     "kwargs, argument",
-    [({"mode": "max"}, "mode"), ({"temperature": 0}, "temperature"), ({"temperature": -1.0}, "temperature"),
-     ({"temperature": "hot"}, "temperature"), ({"seed": 1.5}, "seed"), ({"score_mode": "cosine"}, "score_mode"),
-     ({"score_mode": "dot", "units": 4}, "units")],
+    [
+        ({"mode": "max"}, "mode"),
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"seed": 1.5}, "seed"),
+        ({"score_mode": "cosine"}, "score_mode"),
+        ({"score_mode": "dot", "units": 4}, "units"),
+    ],
 )
 def test_bad_arguments_name_the_argument(kwargs, argument):
     with pytest.raises(ValueError, match=f"argument {argument}"):
@@ -227,8 +234,12 @@ def test_associative_recall_is_deterministic():
 
 @pytest.mark.parametrize(
     "kwargs, argument",
-    [({"num_sequences": 0}, "num_sequences"), ({"length": 1}, "length"), ({"num_symbols": 1}, "num_symbols"),
-     ({"length": 9, "num_symbols": 8}, "length")],
+    [
+        ({"num_sequences": 0}, "num_sequences"),
+        ({"length": 1}, "length"),
+        ({"num_symbols": 1}, "num_symbols"),
+        ({"length": 9, "num_symbols": 8}, "length"),
+    ],
 )
 def test_associative_recall_bad_arguments(kwargs, argument):
     with pytest.raises(ValueError, match=f"argument {argument}"):

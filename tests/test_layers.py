@@ -63,9 +63,7 @@ def test_symbolic_shapes_in_a_functional_model(make_layer):
 def test_key_defaults_to_value(make_layer, query_value):
     query, value = query_value
     layer = make_layer()
-    np.testing.assert_allclose(
-        numpy_of(layer([query, value])), numpy_of(layer([query, value, value])), atol=ATOL
-    )
+    np.testing.assert_allclose(numpy_of(layer([query, value])), numpy_of(layer([query, value, value])), atol=ATOL)
 
 
 @pytest.mark.parametrize("make_layer", ALL_LAYERS.values(), ids=ALL_LAYERS.keys())
@@ -81,8 +79,7 @@ def test_masked_key_gets_zero_weight(make_layer, query_value, value_mask):
 def test_fully_masked_row_gets_zero_weights_and_zero_output_not_nan(make_layer, query_value):
     query, value = query_value
     nothing_to_attend = np.array([[False] * 5, [True] * 5])
-    context, weights = make_layer()([query, value], mask=[None, nothing_to_attend],
-                                    return_attention_scores=True)
+    context, weights = make_layer()([query, value], mask=[None, nothing_to_attend], return_attention_scores=True)
     context, weights = numpy_of(context), numpy_of(weights)
     assert not np.isnan(context).any() and not np.isnan(weights).any()
     assert (weights[0] == 0).all() and (context[0] == 0).all()
@@ -226,8 +223,11 @@ def test_bad_units_names_the_argument(units):
 # (Before the score registry, "bilinear" was refused here: it is now the registry's name for "general".)
 @pytest.mark.parametrize("score_mode", ["cosine", "scaled_dot", "gaussian", "location", None])
 def test_unknown_score_mode_names_the_argument(score_mode):
-    with pytest.raises((ValueError, TypeError), match=r"argument score_mode\. Expected one of \['additive', "
-                                                      r"'bilinear', 'concat', 'dot', 'general'\]\. Received"):
+    with pytest.raises(
+        (ValueError, TypeError),
+        match=r"argument score_mode\. Expected one of \['additive', "
+        r"'bilinear', 'concat', 'dot', 'general'\]\. Received",
+    ):
         LuongAttention(score_mode)
 
 
@@ -273,8 +273,7 @@ def test_units_without_concat_is_rejected(score_mode):
 @pytest.mark.parametrize("inputs", ["one_tensor", "one_element", "four_elements"])
 def test_inputs_must_be_query_value_and_optional_key(inputs, query_value):
     query, value = query_value
-    inputs = {"one_tensor": query, "one_element": [query],
-              "four_elements": [query, value, value, value]}[inputs]
+    inputs = {"one_tensor": query, "one_element": [query], "four_elements": [query, value, value, value]}[inputs]
     with pytest.raises(ValueError, match=r"argument inputs.*\[query, value\] or \[query, value, key\]"):
         LuongAttention("dot")(inputs)
 

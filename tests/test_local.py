@@ -116,8 +116,9 @@ def test_masked_keys_get_zero_weight_and_masked_query_zero_output(mode, query_va
     query, value = query_value
     value_mask = np.array([[True] * 5 + [False] * 4, [True] * 9])
     query_mask = np.array([[True, True, True, False], [True] * 4])
-    context, weights = LocalAttention(2, mode)([query, value], mask=[query_mask, value_mask],
-                                               return_attention_scores=True)
+    context, weights = LocalAttention(2, mode)(
+        [query, value], mask=[query_mask, value_mask], return_attention_scores=True
+    )
     context, weights = numpy_of(context), numpy_of(weights)
     assert (weights[0, :, 5:] == 0).all()
     assert (weights[0, 3] == 0).all() and (context[0, 3] == 0).all()
@@ -172,11 +173,16 @@ def test_config_round_trip():
 
 @pytest.mark.parametrize(
     "kwargs, argument",
-    [({"window": -1}, "window"), ({"window": 1.5}, "window"), ({"window": True}, "window"),
-     ({"window": 0, "mode": "predictive"}, "window"), ({"window": 2, "mode": "gaussian"}, "mode"),
-     ({"window": 2, "position_units": 4}, "position_units"),
-     ({"window": 2, "mode": "predictive", "position_units": 0}, "position_units"),
-     ({"window": 2, "score_mode": "scaled"}, "score_mode")],
+    [
+        ({"window": -1}, "window"),
+        ({"window": 1.5}, "window"),
+        ({"window": True}, "window"),
+        ({"window": 0, "mode": "predictive"}, "window"),
+        ({"window": 2, "mode": "gaussian"}, "mode"),
+        ({"window": 2, "position_units": 4}, "position_units"),
+        ({"window": 2, "mode": "predictive", "position_units": 0}, "position_units"),
+        ({"window": 2, "score_mode": "scaled"}, "score_mode"),
+    ],
 )
 def test_bad_arguments_name_the_argument(kwargs, argument):
     with pytest.raises(ValueError, match=f"argument {argument}"):

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))
-import navigation  # noqa: E402
+import navigation
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -66,8 +66,7 @@ def test_no_error_outputs_and_no_tensorflow_log_lines(path):
         for output in cell.outputs:
             if output.output_type == "error":
                 assert expects_error(cell), (
-                    f"{path.name}, code cell {index}: error output {output.ename} in a cell not tagged "
-                    "raises-exception"
+                    f"{path.name}, code cell {index}: error output {output.ename} in a cell not tagged raises-exception"
                 )
             if output.output_type == "stream" and output.name == "stderr":
                 assert not any(marker in output.text for marker in TF_LOG_MARKERS), (

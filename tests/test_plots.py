@@ -2,12 +2,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from keras import ops  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from keras import ops
 
-from attention_utils.plots import show_heatmaps  # noqa: E402
+from attention_utils.plots import show_heatmaps
 
 
 @pytest.fixture(autouse=True)
@@ -24,8 +24,12 @@ def test_one_panel_per_matrix_plus_a_colour_bar(shape, panels):
 
 def test_labels_titles_and_token_labels():
     figure = show_heatmaps(
-        ops.convert_to_tensor(np.eye(3)), xlabel="source", ylabel="target", titles=["head 0"],
-        xticklabels=["a", "b", "c"], yticklabels=["x", "y", "z"],
+        ops.convert_to_tensor(np.eye(3)),
+        xlabel="source",
+        ylabel="target",
+        titles=["head 0"],
+        xticklabels=["a", "b", "c"],
+        yticklabels=["x", "y", "z"],
     )
     ax = figure.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("source", "target", "head 0")

@@ -133,8 +133,9 @@ def test_projected_with_scale_one_is_the_low_rank_bilinear_score(rng):
 def test_projected_per_head_weights_add_a_heads_axis(rng):
     query, key = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5, 6))
     w_query, w_key = rng.normal(size=(3, 4, 8)), rng.normal(size=(3, 6, 8))
-    expected = np.einsum("bqhu,bkhu->bhqk", np.einsum("bqd,hdu->bqhu", query, w_query),
-                         np.einsum("bkd,hdu->bkhu", key, w_key)) / np.sqrt(8)
+    expected = np.einsum(
+        "bqhu,bkhu->bhqk", np.einsum("bqd,hdu->bqhu", query, w_query), np.einsum("bkd,hdu->bkhu", key, w_key)
+    ) / np.sqrt(8)
     result = numpy_of(scores.projected(query, key, w_query, w_key))
     assert result.shape == (2, 3, 3, 5)
     np.testing.assert_allclose(result, expected, atol=1e-10)
@@ -186,10 +187,15 @@ def test_bilinear_and_projected_are_symmetric_only_for_symmetric_weights(rng):
     for result in (scores.bilinear(tokens, tokens, weight), scores.projected(tokens, tokens, w_query, w_key)):
         assert not np.allclose(numpy_of(result), numpy_of(result).T)
     # Swapping query and key is the same as transposing the weight.
-    np.testing.assert_allclose(numpy_of(scores.bilinear(tokens[:2], tokens, weight)),
-                               numpy_of(scores.bilinear(tokens, tokens[:2], weight.T)).T, atol=1e-12)
-    for result in (scores.bilinear(tokens, tokens, weight + weight.T),
-                   scores.projected(tokens, tokens, w_query, w_query)):
+    np.testing.assert_allclose(
+        numpy_of(scores.bilinear(tokens[:2], tokens, weight)),
+        numpy_of(scores.bilinear(tokens, tokens[:2], weight.T)).T,
+        atol=1e-12,
+    )
+    for result in (
+        scores.bilinear(tokens, tokens, weight + weight.T),
+        scores.projected(tokens, tokens, w_query, w_query),
+    ):
         np.testing.assert_allclose(numpy_of(result), numpy_of(result).T, atol=1e-12)
 
 
@@ -239,8 +245,17 @@ def test_gaussian_scores_the_key_at_the_query_highest(rng):
     assert (numpy_of(scores.gaussian(positions, positions, 1.0)).argmax(-1) == np.arange(11)).all()
 
 
-@pytest.mark.parametrize("width, error", [(0.0, ValueError), (-1.0, ValueError), (np.inf, ValueError),
-                                          (np.nan, ValueError), ("1", TypeError), (None, TypeError)])
+@pytest.mark.parametrize(
+    "width, error",
+    [
+        (0.0, ValueError),
+        (-1.0, ValueError),
+        (np.inf, ValueError),
+        (np.nan, ValueError),
+        ("1", TypeError),
+        (None, TypeError),
+    ],
+)
 def test_gaussian_width_must_be_positive_and_finite(width, error):
     with pytest.raises(error, match="argument width"):
         scores.gaussian(np.zeros((2, 1)), np.zeros((3, 1)), width)
@@ -263,8 +278,11 @@ def test_registered_parameters_are_the_functions_arguments_after_query_and_key(n
     import inspect
 
     score = scores.REGISTRY[name]
-    required = [parameter.name for parameter in inspect.signature(score.function).parameters.values()
-                if parameter.default is inspect.Parameter.empty]
+    required = [
+        parameter.name
+        for parameter in inspect.signature(score.function).parameters.values()
+        if parameter.default is inspect.Parameter.empty
+    ]
     assert tuple(required) == ("query", "key", *score.parameters)
 
 
@@ -277,23 +295,35 @@ def test_get_resolves_an_alias_to_its_score(alias, name):
 def test_dot_product_form_of_a_parameter_free_score_gives_its_scores(name, query_and_key):
     query, key = (keras.ops.convert_to_tensor(x) for x in query_and_key)
     transformed_query, transformed_key = scores.REGISTRY[name].as_dot_product(query, key)
-    np.testing.assert_allclose(numpy_of(scores.dot(transformed_query, transformed_key)),
-                               numpy_of(scores.REGISTRY[name].function(query, key)), atol=1e-12)
+    np.testing.assert_allclose(
+        numpy_of(scores.dot(transformed_query, transformed_key)),
+        numpy_of(scores.REGISTRY[name].function(query, key)),
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("name", ["bilinear", "general", "additive", "concat", "projected", "gaussian"])
 def test_a_score_with_parameters_cannot_be_given_by_name(name):
-    with pytest.raises(ValueError, match=r"argument score\. The score '.*needs parameters.*functools\.partial"
-                                         rf".*\['cosine', 'dot', 'scaled_dot'\]\. Received: score='{name}'"):
+    with pytest.raises(
+        ValueError,
+        match=r"argument score\. The score '.*needs parameters.*functools\.partial"
+        rf".*\['cosine', 'dot', 'scaled_dot'\]\. Received: score='{name}'",
+    ):
         scores.score_function(name)
 
 
 def test_unknown_names_and_unsupported_ones_list_what_is_accepted():
-    with pytest.raises(ValueError, match=r"argument score\. Expected one of \['additive', 'bilinear', 'concat', "
-                                         r"'cosine', 'dot', 'gaussian', 'general', 'projected', 'scaled_dot'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"argument score\. Expected one of \['additive', 'bilinear', 'concat', "
+        r"'cosine', 'dot', 'gaussian', 'general', 'projected', 'scaled_dot'\]",
+    ):
         scores.get("dotty")
-    with pytest.raises(ValueError, match=r"argument score_mode\. Expected one of \['additive', 'concat', 'dot'\]\. "
-                                         r"Received: score_mode='cosine'"):
+    with pytest.raises(
+        ValueError,
+        match=r"argument score_mode\. Expected one of \['additive', 'concat', 'dot'\]\. "
+        r"Received: score_mode='cosine'",
+    ):
         scores.get("cosine", "score_mode", among=("dot", "additive"), parameter_free=False)
     with pytest.raises(TypeError, match="argument score"):
         scores.get(None)

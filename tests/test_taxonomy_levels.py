@@ -122,16 +122,21 @@ def test_meta_embedding_matches_numpy(rng):
     layer = DynamicMetaEmbedding(units=6)
     meta, weights = layer([first, second, third], return_attention_scores=True)
     projected = np.stack(  # Kiela et al. 2018: w'_ij = P_i w_ij + b_i
-        [x @ p.numpy() + b.numpy() for x, p, b in
-         zip((first, second, third), layer.projections, layer.projection_biases)], axis=-2)
+        [
+            x @ p.numpy() + b.numpy()
+            for x, p, b in zip((first, second, third), layer.projections, layer.projection_biases)
+        ],
+        axis=-2,
+    )
     expected_weights = softmax(projected @ layer.attention_vector.numpy())  # softmax_i(a^T w'_ij)
     np.testing.assert_allclose(numpy_of(weights), expected_weights, atol=ATOL)
     np.testing.assert_allclose(numpy_of(meta), (expected_weights[..., None] * projected).sum(-2), atol=ATOL)
 
 
 def test_meta_embedding_shapes_and_weights_over_the_embeddings(rng):
-    meta, weights = DynamicMetaEmbedding(units=6)([draw(rng, 2, 5, 3), draw(rng, 2, 5, 7)],
-                                                  return_attention_scores=True)
+    meta, weights = DynamicMetaEmbedding(units=6)(
+        [draw(rng, 2, 5, 3), draw(rng, 2, 5, 7)], return_attention_scores=True
+    )
     assert tuple(meta.shape) == (2, 5, 6) and tuple(weights.shape) == (2, 5, 2)
     np.testing.assert_allclose(numpy_of(weights).sum(-1), 1.0, atol=ATOL)
     inputs = [keras.Input((None, 3)), keras.Input((None, 7))]
@@ -221,7 +226,8 @@ def test_structured_symbolic_shapes_and_no_output_mask():
 def test_masked_positions_get_zero_weight_in_every_hop(rng):
     mask = np.array([[True] * 4 + [False] * 3, [True] * 7])
     _, attention = StructuredSelfAttention(units=5, num_hops=3)(
-        draw(rng, 2, 7, 4), mask=mask, return_attention_scores=True)
+        draw(rng, 2, 7, 4), mask=mask, return_attention_scores=True
+    )
     attention = numpy_of(attention)
     assert (attention[0, :, 4:] == 0).all()
     np.testing.assert_allclose(attention.sum(-1), 1.0, atol=ATOL)
@@ -261,7 +267,8 @@ def test_layer_adds_the_penalty_times_its_coefficient_as_a_loss(rng):
 def test_the_penalty_is_part_of_the_training_loss(rng):
     hidden = keras.Input((7, 4))
     embedding, attention = StructuredSelfAttention(units=5, num_hops=3, penalty_coefficient=2.0)(
-        hidden, return_attention_scores=True)
+        hidden, return_attention_scores=True
+    )
     output = keras.layers.Flatten()(embedding)
     model = keras.Model(hidden, output)
     model.compile(loss="mse")
@@ -271,12 +278,18 @@ def test_the_penalty_is_part_of_the_training_loss(rng):
     np.testing.assert_allclose(model.evaluate(x, y, batch_size=4, verbose=0), expected, rtol=1e-4)
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("units", {"units": 0}), ("units", {"units": 2.5}), ("num_hops", {"num_hops": 0}),
-    ("num_hops", {"num_hops": True}), ("penalty_coefficient", {"penalty_coefficient": -1.0}),
-    ("penalty_coefficient", {"penalty_coefficient": float("nan")}),
-    ("penalty_coefficient", {"penalty_coefficient": "1"}),
-])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("units", {"units": 0}),
+        ("units", {"units": 2.5}),
+        ("num_hops", {"num_hops": 0}),
+        ("num_hops", {"num_hops": True}),
+        ("penalty_coefficient", {"penalty_coefficient": -1.0}),
+        ("penalty_coefficient", {"penalty_coefficient": float("nan")}),
+        ("penalty_coefficient", {"penalty_coefficient": "1"}),
+    ],
+)
 def test_structured_bad_arguments_name_the_argument(name, kwargs):
     arguments = {"units": 5, "num_hops": 3, **kwargs}
     error = error_for_integer_argument(kwargs[name]) if name in ("units", "num_hops") else ValueError
@@ -325,8 +338,9 @@ def model_with(name):
         outputs = DynamicMetaEmbedding(units=3)([embedded, second], return_attention_scores=True)
     else:
         outputs = LAYERS[name]()(embedded, return_attention_scores=True)
-    return keras.Model(tokens, list(outputs)), (np.array([[[1, 2, 0, 0], [3, 0, 0, 0], [0, 0, 0, 0]]])
-                                               if name == "pooling" else np.array([[1, 2, 3, 0]]))
+    return keras.Model(tokens, list(outputs)), (
+        np.array([[[1, 2, 0, 0], [3, 0, 0, 0], [0, 0, 0, 0]]]) if name == "pooling" else np.array([[1, 2, 3, 0]])
+    )
 
 
 @save_warning
@@ -364,7 +378,7 @@ def test_label_is_the_sentiment_of_the_one_sentence_with_the_cue():
         assert [CUE in sentence for sentence in real] == [index == key for index in range(len(real))]
         for sentence in real:
             assert np.isin(sentence, POSITIVE + NEGATIVE).sum() == 1  # one sentiment word per sentence
-            assert 3 <= (sentence != 0).sum() and (sentence[(sentence != 0).sum():] == 0).all()
+            assert 3 <= (sentence != 0).sum() and (sentence[(sentence != 0).sum() :] == 0).all()
         assert label == np.isin(document[key], POSITIVE).any()
 
 
@@ -392,8 +406,10 @@ def test_documents_same_seed_same_documents():
     assert not np.array_equal(first.tokens, other.tokens)
 
 
-@pytest.mark.parametrize("name, value", [("num_documents", 0), ("max_sentences", 1), ("max_words", 2),
-                                         ("num_documents", 2.5), ("max_words", True)])
+@pytest.mark.parametrize(
+    "name, value",
+    [("num_documents", 0), ("max_sentences", 1), ("max_words", 2), ("num_documents", 2.5), ("max_words", True)],
+)
 def test_documents_bad_arguments_name_the_argument(name, value):
     with pytest.raises(error_for_integer_argument(value), match=f"argument {name}"):
         key_sentence_documents(**{name: value})

@@ -24,12 +24,15 @@ def test_keeps_calling_while_within_the_budget_up_to_max_repeats():
     assert len(calls) == 1 + 7
 
 
-@pytest.mark.parametrize("kwargs, error, argument", [
-    ({"repeats": 0}, ValueError, "repeats"),
-    ({"repeats": 3, "max_repeats": 2}, ValueError, "max_repeats"),
-    ({"budget": -1.0}, ValueError, "budget"),
-    ({"budget": "1"}, TypeError, "budget"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, argument",
+    [
+        ({"repeats": 0}, ValueError, "repeats"),
+        ({"repeats": 3, "max_repeats": 2}, ValueError, "max_repeats"),
+        ({"budget": -1.0}, ValueError, "budget"),
+        ({"budget": "1"}, TypeError, "budget"),
+    ],
+)
 def test_bad_arguments_name_themselves(kwargs, error, argument):
     with pytest.raises(error, match=f"argument {argument}"):
         best_time(lambda: np.zeros(1), **kwargs)

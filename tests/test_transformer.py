@@ -26,6 +26,7 @@ def padding():
 
 # ---- NumPy reference of the block, written from Vaswani et al. (2017) ----
 
+
 def layer_norm(x, norm, epsilon):
     gamma, beta = norm.get_weights()
     mean, variance = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
@@ -69,6 +70,7 @@ def randomise_norms(block, rng):
 
 
 # ---- TransformerEncoderBlock ----
+
 
 def test_shapes_of_output_and_weights(inputs):
     outputs, weights = TransformerEncoderBlock(num_heads=2, ff_dim=16)(inputs, return_attention_scores=True)
@@ -179,8 +181,7 @@ def test_causal_mask_hides_the_future(inputs):
 def test_attention_mask_combines_with_padding_and_causal_masks(inputs, padding):
     block = TransformerEncoderBlock(num_heads=2, ff_dim=16)
     no_self = ~np.eye(5, dtype=bool)[None]  # (1, T, T): no position attends to itself
-    _, weights = block(inputs, mask=padding, attention_mask=no_self, use_causal_mask=True,
-                       return_attention_scores=True)
+    _, weights = block(inputs, mask=padding, attention_mask=no_self, use_causal_mask=True, return_attention_scores=True)
     weights = numpy_of(weights)
     allowed = np.tril(np.ones((5, 5), dtype=bool), k=-1)[None] & padding[:, :, None] & padding[:, None, :]
     assert np.all(weights.transpose(1, 0, 2, 3)[:, ~allowed] == 0)
@@ -208,8 +209,17 @@ def test_dropout_acts_in_training_only(inputs):
 
 
 def test_get_config_round_trip():
-    block = TransformerEncoderBlock(num_heads=3, ff_dim=12, key_dim=4, dropout=0.2, attention_dropout=0.1,
-                                    activation="gelu", norm_first=True, epsilon=1e-5, name="encoder")
+    block = TransformerEncoderBlock(
+        num_heads=3,
+        ff_dim=12,
+        key_dim=4,
+        dropout=0.2,
+        attention_dropout=0.1,
+        activation="gelu",
+        norm_first=True,
+        epsilon=1e-5,
+        name="encoder",
+    )
     config = block.get_config()
     again = TransformerEncoderBlock.from_config(config)
     assert again.get_config() == config
@@ -272,6 +282,7 @@ def test_bad_call_inputs_are_named(inputs, padding):
 
 # ---- PositionalEmbedding ----
 
+
 def test_positional_embedding_is_scaled_embedding_plus_encoding():
     tokens = np.array([[1, 2, 3], [4, 0, 6]])
     layer = PositionalEmbedding(vocabulary_size=10, max_length=4, d_model=6)
@@ -307,6 +318,7 @@ def test_positional_embedding_rejects_sequences_longer_than_max_length():
 
 
 # ---- sinusoidal_positional_encoding and positional_rotation ----
+
 
 def test_encoding_matches_the_papers_formula():
     length, depth = 50, 16

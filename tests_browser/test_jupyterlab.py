@@ -70,8 +70,11 @@ def wait_until_the_run_ends(page):
 
 def images_per_code_cell(cells):
     """How many images each non-empty code cell's outputs hold, keyed by the cell's index."""
-    return {index: sum("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
-            for index, cell in enumerate(cells) if cell["cell_type"] == "code" and source_of(cell).strip()}
+    return {
+        index: sum("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
+        for index, cell in enumerate(cells)
+        if cell["cell_type"] == "code" and source_of(cell).strip()
+    }
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -81,8 +84,11 @@ def test_runs_in_jupyterlab_without_errors_and_draws_its_plots(page, lab, name):
     # Cells tagged nbval-ignore-output are allowed to show something else on every run (notebook 11
     # shows the benchmark's figure only where `make bench` has written one), so their images are not
     # counted; the images they do draw must still load.
-    varying = {index for index, cell in enumerate(committed["cells"])
-               if "nbval-ignore-output" in cell.get("metadata", {}).get("tags", [])}
+    varying = {
+        index
+        for index, cell in enumerate(committed["cells"])
+        if "nbval-ignore-output" in cell.get("metadata", {}).get("tags", [])
+    }
 
     page.goto(f"{lab['base']}/lab/tree/{name}?reset")  # ?reset: this notebook alone, no restored tabs
     page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
@@ -101,23 +107,29 @@ def test_runs_in_jupyterlab_without_errors_and_draws_its_plots(page, lab, name):
 
     # What the learner sees: the tracebacks JupyterLab renders, and the plots as loaded images. Every
     # cell is in the page: the test turns JupyterLab's windowing off (conftest.py).
-    errors = page.locator(f"{NOTEBOOK} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                          has_text="Traceback")
+    errors = page.locator(
+        f"{NOTEBOOK} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", has_text="Traceback"
+    )
     assert errors.count() == 0, f"{name}: error output in JupyterLab:\n{errors.first.inner_text()[:2000]}"
     rendered = page.eval_on_selector_all(
         f"{NOTEBOOK} .jp-Cell", "cells => cells.map(c => c.querySelectorAll('.jp-OutputArea-output img').length)"
     )
     assert len(rendered) == len(committed["cells"]), f"{name}: {len(rendered)} cells in the page"
-    differ = {index: (rendered[index], count) for index, count in committed_images.items()
-              if index not in varying and rendered[index] != count}
+    differ = {
+        index: (rendered[index], count)
+        for index, count in committed_images.items()
+        if index not in varying and rendered[index] != count
+    }
     assert not differ, f"{name}: images rendered vs committed, by cell index: {differ}"
-    loaded = page.eval_on_selector_all(f"{NOTEBOOK} .jp-OutputArea-output img",
-                                       "els => els.map(e => e.complete && e.naturalWidth > 0)")
+    loaded = page.eval_on_selector_all(
+        f"{NOTEBOOK} .jp-OutputArea-output img", "els => els.map(e => e.complete && e.naturalWidth > 0)"
+    )
     assert all(loaded), f"{name}: {loaded.count(False)} image(s) did not load"
 
     # The notebook as JupyterLab saves it: every code cell ran, in order, and none holds an error.
     click_menu(page, "File", "Save Notebook")
     page.wait_for_selector(f"{PANEL}:not(.jp-mod-dirty)", timeout=30_000)
+
     def executed_code_cells(notebook):
         code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code" and source_of(cell).strip()]
         return code, [cell["execution_count"] for cell in code] == list(range(1, len(committed_images) + 1))

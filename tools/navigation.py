@@ -63,8 +63,7 @@ def index_notebook(rows, paths, notebooks):
     prerequisites = {path.name: prerequisites_of(notebook) for path, notebook in zip(paths, notebooks)}
     table = ["| # | notebook | what you learn | prerequisites | run time |", "|---|---|---|---|---|"]
     for number, title, filename, learn, run_time in rows:
-        table.append(f"| {number} | [{title}]({filename}) | {learn} | {prerequisites.get(filename, '')} "
-                     f"| {run_time} |")
+        table.append(f"| {number} | [{title}]({filename}) | {learn} | {prerequisites.get(filename, '')} | {run_time} |")
     first = paths[0]
     cells = [
         nbformat.v4.new_markdown_cell(

@@ -31,8 +31,12 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def committed_seed(notebook):
     """The seed the committed outputs were made with; ValueError if the notebook has no SEED line."""
-    found = [int(match.group(1)) for cell in notebook.cells if cell.cell_type == "code"
-             for match in SEED_LINE.finditer(cell.source)]
+    found = [
+        int(match.group(1))
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for match in SEED_LINE.finditer(cell.source)
+    ]
     if len(found) != 1:
         raise ValueError(f"expected one line 'SEED = <integer>' in the code cells, found {len(found)}")
     return found[0]
@@ -53,8 +57,11 @@ def has_error(cell):
 
 
 def text_of(cell):
-    return "".join(output.get("text", "") for output in cell.get("outputs", [])
-                   if output.get("output_type") == "stream" and output.get("name") == "stdout").rstrip()
+    return "".join(
+        output.get("text", "")
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream" and output.get("name") == "stdout"
+    ).rstrip()
 
 
 def run(path, seed):
@@ -63,13 +70,21 @@ def run(path, seed):
     Every cell runs even after an error, so one seed reports every assert that fails, not only the first
     (later failures may follow from an earlier one)."""
     notebook = with_seed(nbformat.read(path, as_version=4), seed)
-    client = NotebookClient(notebook, timeout=900, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook,
+        timeout=900,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start = time.perf_counter()
     client.execute()
-    failures = [f"cell {index}: {output.ename}: {ANSI.sub('', output.evalue)[:200]}"
-                for index, cell in enumerate(notebook.cells) for output in cell.get("outputs", [])
-                if output.get("output_type") == "error"]
+    failures = [
+        f"cell {index}: {output.ename}: {ANSI.sub('', output.evalue)[:200]}"
+        for index, cell in enumerate(notebook.cells)
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
     return notebook, failures, time.perf_counter() - start
 
 
@@ -108,8 +123,13 @@ def report(path, results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
-                        help="seeds to run (the committed seed is added); default 0 1 2")
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[0, 1, 2],
+        help="seeds to run (the committed seed is added); default 0 1 2",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "seeds")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -125,8 +145,11 @@ def main():
         results = {}
         for seed in seeds:
             results[seed] = run(path, seed)
-            print(f"{path.name} seed {seed}: {'; '.join(results[seed][1]) or 'all asserts held'} "
-                  f"({results[seed][2]:.0f} s)", flush=True)
+            print(
+                f"{path.name} seed {seed}: {'; '.join(results[seed][1]) or 'all asserts held'} "
+                f"({results[seed][2]:.0f} s)",
+                flush=True,
+            )
         text = report(path, results)
         (args.out / f"{path.stem}.md").write_text(text)
         print(text)

@@ -75,9 +75,7 @@ class CharVocabulary:
         try:
             texts = list(texts)
         except TypeError:
-            raise TypeError(
-                f"{expected} Received: texts={texts!r} of type {type(texts).__name__}"
-            ) from None
+            raise TypeError(f"{expected} Received: texts={texts!r} of type {type(texts).__name__}") from None
         for row, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"{expected} Received: texts[{row}]={text!r} of type {type(text).__name__}")
@@ -105,26 +103,38 @@ class CharVocabulary:
         return texts[0] if ids.ndim == 1 else texts
 
 
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-               "October", "November", "December")
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 # Human-readable date formats: {D}/{M} without a leading zero, {DD}/{MM} with; {YY} is the year's last two
 # digits (00-49 mean 20YY, 50-99 mean 19YY); {Month}/{Mon} the month's name in full or in three letters,
 # {mon}/{MON} in lower and upper case; {Weekday}/{Wkd} the day of the week.
 DATE_FORMATS = (
-    "{D} {Mon} {YYYY}",                # 26 Nov 2026
+    "{D} {Mon} {YYYY}",  # 26 Nov 2026
     "{Weekday}, {Month} {D}, {YYYY}",  # Thursday, November 26, 2026
-    "{MM}/{DD}/{YY}",                  # 11/26/26
-    "{YYYY}.{MM}.{DD}",                # 2026.11.26
-    "{Month} {D}, {YYYY}",             # November 26, 2026
-    "{DD}.{MM}.{YYYY}",                # 26.11.2026
-    "{D} {Month} {YYYY}",              # 26 November 2026
-    "{Wkd} {D} {Mon} {YYYY}",          # Thu 26 Nov 2026
-    "{M}/{D}/{YYYY}",                  # 11/26/2026
-    "{D} {mon} {YY}",                  # 26 nov 26
-    "{DD} {MON} {YYYY}",               # 26 NOV 2026
-    "{YYYY}-{MM}-{DD}",                # 2026-11-26, already ISO
+    "{MM}/{DD}/{YY}",  # 11/26/26
+    "{YYYY}.{MM}.{DD}",  # 2026.11.26
+    "{Month} {D}, {YYYY}",  # November 26, 2026
+    "{DD}.{MM}.{YYYY}",  # 26.11.2026
+    "{D} {Month} {YYYY}",  # 26 November 2026
+    "{Wkd} {D} {Mon} {YYYY}",  # Thu 26 Nov 2026
+    "{M}/{D}/{YYYY}",  # 11/26/2026
+    "{D} {mon} {YY}",  # 26 nov 26
+    "{DD} {MON} {YYYY}",  # 26 NOV 2026
+    "{YYYY}-{MM}-{DD}",  # 2026-11-26, already ISO
 )
 DATE_FIELDS = ("year", "month", "day")
 FIRST_DATE, LAST_DATE = "1950-01-01", "2049-12-31"
@@ -134,12 +144,18 @@ ISO_LENGTH = 10
 def _date_field_texts(date):
     month, weekday = MONTH_NAMES[date.month - 1], WEEKDAY_NAMES[date.weekday()]
     return {
-        "YYYY": ("year", f"{date.year:04d}"), "YY": ("year", f"{date.year % 100:02d}"),
-        "MM": ("month", f"{date.month:02d}"), "M": ("month", str(date.month)),
-        "Month": ("month", month), "Mon": ("month", month[:3]),
-        "mon": ("month", month[:3].lower()), "MON": ("month", month[:3].upper()),
-        "DD": ("day", f"{date.day:02d}"), "D": ("day", str(date.day)),
-        "Weekday": (None, weekday), "Wkd": (None, weekday[:3]),
+        "YYYY": ("year", f"{date.year:04d}"),
+        "YY": ("year", f"{date.year % 100:02d}"),
+        "MM": ("month", f"{date.month:02d}"),
+        "M": ("month", str(date.month)),
+        "Month": ("month", month),
+        "Mon": ("month", month[:3]),
+        "mon": ("month", month[:3].lower()),
+        "MON": ("month", month[:3].upper()),
+        "DD": ("day", f"{date.day:02d}"),
+        "D": ("day", str(date.day)),
+        "Weekday": (None, weekday),
+        "Wkd": (None, weekday[:3]),
     }
 
 
@@ -207,10 +223,15 @@ class DateSplit(NamedTuple):
     validation: Dates
 
 
-DATE_SOURCE_VOCABULARY = CharVocabulary(sorted(set(
-    "0123456789 ,./-" + "".join(MONTH_NAMES + WEEKDAY_NAMES)
-    + "".join(month[:3].lower() + month[:3].upper() for month in MONTH_NAMES)
-)))
+DATE_SOURCE_VOCABULARY = CharVocabulary(
+    sorted(
+        set(
+            "0123456789 ,./-"
+            + "".join(MONTH_NAMES + WEEKDAY_NAMES)
+            + "".join(month[:3].lower() + month[:3].upper() for month in MONTH_NAMES)
+        )
+    )
+)
 """The characters of every human-readable date format."""
 DATE_TARGET_VOCABULARY = CharVocabulary("0123456789-")
 """The characters of an ISO date, ``YYYY-MM-DD``."""

@@ -15,9 +15,28 @@ class KeySentenceDocuments(NamedTuple):
 
 # Token ids of key_sentence_documents: 0 pads, 1 is the cue, 2-3 are positive, 4-5 negative, the rest neutral.
 DOCUMENT_VOCABULARY = (
-    "<pad>", "verdict", "good", "great", "bad", "awful",
-    "the", "a", "film", "plot", "actor", "scene", "story", "music",
-    "was", "is", "and", "very", "quite", "long", "this", "ending",
+    "<pad>",
+    "verdict",
+    "good",
+    "great",
+    "bad",
+    "awful",
+    "the",
+    "a",
+    "film",
+    "plot",
+    "actor",
+    "scene",
+    "story",
+    "music",
+    "was",
+    "is",
+    "and",
+    "very",
+    "quite",
+    "long",
+    "this",
+    "ending",
 )
 _CUE, _POSITIVE, _NEGATIVE, _FIRST_NEUTRAL = 1, (2, 3), (4, 5), 6
 

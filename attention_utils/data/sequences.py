@@ -127,7 +127,7 @@ def shared_symbol_pairs(num_pairs=1000, first_length=5, second_length=6, num_sym
     symbols = np.argsort(rng.random((num_pairs, num_symbols)), axis=1)  # a random permutation per pair
     labels = symbols[:, 0]
     first = symbols[:, :first_length].copy()
-    second = np.concatenate([symbols[:, :1], symbols[:, first_length:first_length + second_length - 1]], axis=1)
+    second = np.concatenate([symbols[:, :1], symbols[:, first_length : first_length + second_length - 1]], axis=1)
     rows = np.arange(num_pairs)
     first_positions = rng.integers(first_length, size=num_pairs)
     second_positions = rng.integers(second_length, size=num_pairs)

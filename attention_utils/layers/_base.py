@@ -59,9 +59,7 @@ class BaseAttention(keras.layers.Layer):
 
     def _add_additive_weights(self, query_dim, key_dim, units):
         """``W_q (query_dim, units)``, ``W_k (key_dim, units)`` and ``v (units,)`` of an additive score."""
-        self.w_query = self.add_weight(
-            name="w_query", shape=(query_dim, units), initializer="glorot_uniform"
-        )
+        self.w_query = self.add_weight(name="w_query", shape=(query_dim, units), initializer="glorot_uniform")
         self.w_key = self.add_weight(name="w_key", shape=(key_dim, units), initializer="glorot_uniform")
         self.v = self.add_weight(name="v", shape=(units,), initializer="glorot_uniform")
 
@@ -115,8 +113,13 @@ class BaseAttention(keras.layers.Layer):
         context = keras.KerasTensor((*query.shape[:-1], value.shape[-1]), dtype=self.compute_dtype)
         if return_attention_scores:
             weights_shape = (*query.shape[:-1], key.shape[-2])
-            return (context, *(keras.KerasTensor(weights_shape, dtype=self.compute_dtype)
-                               for _ in range(self._num_attention_outputs)))
+            return (
+                context,
+                *(
+                    keras.KerasTensor(weights_shape, dtype=self.compute_dtype)
+                    for _ in range(self._num_attention_outputs)
+                ),
+            )
         return context
 
     def _prepare_call(self, inputs, mask):
@@ -140,9 +143,7 @@ class BaseAttention(keras.layers.Layer):
         check.check_rank(query, "query", 3, "(batch_size, Tq, query_dim)")
         check.check_rank(value, "value", 3, "(batch_size, Tv, value_dim)")
         check.check_rank(key, "key", 3, "(batch_size, Tv, key_dim)")
-        check.check_dims_match(
-            key, "key", -2, value, "value", -2, "there must be one value per key (the same Tv)"
-        )
+        check.check_dims_match(key, "key", -2, value, "value", -2, "there must be one value per key (the same Tv)")
         return query, value, key
 
     def _split_mask(self, mask, query=None, key=None):
@@ -162,9 +163,7 @@ class BaseAttention(keras.layers.Layer):
             key_mask = check.check_sequence_mask(key_mask, "key_mask", key, "key", "Tv")
         if key_mask is not None:
             key_mask = ops.cast(key_mask, "bool")
-            value_mask = (
-                key_mask if value_mask is None else ops.logical_and(ops.cast(value_mask, "bool"), key_mask)
-            )
+            value_mask = key_mask if value_mask is None else ops.logical_and(ops.cast(value_mask, "bool"), key_mask)
         return query_mask, value_mask
 
 

@@ -83,7 +83,9 @@ def _spatial_weights_shape(input_shape):
 
 def _check_reduction_ratio(reduction_ratio):
     check.check_integer_at_least(
-        reduction_ratio, "reduction_ratio", 1,
+        reduction_ratio,
+        "reduction_ratio",
+        1,
         expected="a positive integer r (the hidden layer has channels // r units; the paper uses 16)",
     )
 

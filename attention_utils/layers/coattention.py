@@ -127,8 +127,10 @@ class ParallelCoAttention(keras.layers.Layer):
         split_list(mask, "mask", self, (2,), MASK_LIST.format("[q_mask, v_mask]"), tensors=False)
         if question is None:
             return mask[0], mask[1]
-        return (check.check_sequence_mask(mask[0], "q_mask", question, "Q", "T"),
-                check.check_sequence_mask(mask[1], "v_mask", image, "V", "N"))
+        return (
+            check.check_sequence_mask(mask[0], "q_mask", question, "Q", "T"),
+            check.check_sequence_mask(mask[1], "v_mask", image, "V", "N"),
+        )
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

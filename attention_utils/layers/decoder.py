@@ -66,9 +66,7 @@ class BahdanauDecoder(keras.layers.Layer):
         if self.dtype_policy.variable_dtype == "bfloat16":
             # TensorFlow has no bfloat16 QR decomposition, which the orthogonal initializer needs.
             cell_options["recurrent_initializer"] = _Float32Orthogonal()
-        self.cell = keras.layers.GRUCell(
-            units, reset_after=False, dtype=self.dtype_policy, name="cell", **cell_options
-        )
+        self.cell = keras.layers.GRUCell(units, reset_after=False, dtype=self.dtype_policy, name="cell", **cell_options)
         self._built_dims = None
 
     def build(self, inputs_shape, annotations_shape, initial_state_shape):

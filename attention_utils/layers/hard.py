@@ -80,8 +80,10 @@ class HardAttention(LuongAttention):
     def __init__(self, mode="sample", score_mode="concat", units=None, temperature=1.0, seed=None, **kwargs):
         super().__init__(score_mode=score_mode, units=units, **kwargs)
         check.check_one_of(mode, "mode", MODES)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
-            np.isfinite(temperature) and temperature > 0
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not (np.isfinite(temperature) and temperature > 0)
         ):
             raise ValueError(
                 "Invalid value for argument temperature. Expected a positive, finite number. "

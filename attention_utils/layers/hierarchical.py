@@ -69,9 +69,7 @@ class AttentionPooling(keras.layers.Layer):
             )
         self.kernel = self.add_weight(name="kernel", shape=(features, self.units), initializer="glorot_uniform")
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
-        self.context_vector = self.add_weight(
-            name="context_vector", shape=(self.units,), initializer="glorot_uniform"
-        )
+        self.context_vector = self.add_weight(name="context_vector", shape=(self.units,), initializer="glorot_uniform")
         self.built = True
 
     def call(self, inputs, mask=None, return_attention_scores=False):

@@ -120,9 +120,7 @@ class LocalAttention(LuongAttention):
         if self.mode == "predictive":
             query_dim = query.shape[-1]
             units = self.position_units or query_dim
-            self.w_position = self.add_weight(
-                name="w_position", shape=(query_dim, units), initializer="glorot_uniform"
-            )
+            self.w_position = self.add_weight(name="w_position", shape=(query_dim, units), initializer="glorot_uniform")
             self.v_position = self.add_weight(name="v_position", shape=(units,), initializer="glorot_uniform")
 
     def _calculate_score_mask(self, query, key, query_mask, value_mask):

@@ -92,7 +92,12 @@ class LuongAttention(BaseAttention):
         query_dim, key_dim = query.shape[-1], key.shape[-1]
         if self._score.name == "dot":
             check.check_dims_match(
-                query, "query", -1, key, "key", -1,
+                query,
+                "query",
+                -1,
+                key,
+                "key",
+                -1,
                 "score_mode='dot' needs queries and keys of the same size (use 'general' otherwise)",
             )
         elif self._score.name == "bilinear":

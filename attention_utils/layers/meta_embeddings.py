@@ -60,9 +60,11 @@ class DynamicMetaEmbedding(keras.layers.Layer):
                     f"Invalid shape for argument inputs[{index}]. Expected a known embedding size d_i. "
                     f"Received: inputs[{index}].shape={embedding.shape}"
                 )
-            self.projections.append(self.add_weight(
-                name=f"projection_{index}", shape=(embedding.shape[-1], self.units), initializer="glorot_uniform"
-            ))
+            self.projections.append(
+                self.add_weight(
+                    name=f"projection_{index}", shape=(embedding.shape[-1], self.units), initializer="glorot_uniform"
+                )
+            )
             self.projection_biases.append(
                 self.add_weight(name=f"projection_bias_{index}", shape=(self.units,), initializer="zeros")
             )
@@ -81,8 +83,10 @@ class DynamicMetaEmbedding(keras.layers.Layer):
         for index, (embedding, projection) in enumerate(zip(embeddings, self.projections)):
             check.check_built_features(self, embedding, f"inputs[{index}]", projection.shape[0], "d_i")
         projected = ops.stack(  # w'_{i,j} = P_i w_{i,j} + b_i: (batch_size, T, n, units)
-            [ops.matmul(embedding, projection) + bias
-             for embedding, projection, bias in zip(embeddings, self.projections, self.projection_biases)],
+            [
+                ops.matmul(embedding, projection) + bias
+                for embedding, projection, bias in zip(embeddings, self.projections, self.projection_biases)
+            ],
             axis=-2,
         )
         scores = ops.matmul(projected, self.attention_vector)  # e_{i,j} = a^T w'_{i,j}: (batch_size, T, n)
@@ -95,8 +99,7 @@ class DynamicMetaEmbedding(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         if mask is None:
             return None
-        masks = [ops.cast(m, "bool") for m in (mask if isinstance(mask, (list, tuple)) else [mask])
-                 if m is not None]
+        masks = [ops.cast(m, "bool") for m in (mask if isinstance(mask, (list, tuple)) else [mask]) if m is not None]
         if not masks:
             return None
         combined = masks[0]
@@ -121,8 +124,10 @@ class DynamicMetaEmbedding(keras.layers.Layer):
 
 def _check_embeddings(inputs):
     """A list of at least two ``(batch_size, T, d_i)`` tensors (or shapes) with the same ``T``."""
-    if not isinstance(inputs, (list, tuple)) or len(inputs) < 2 or all(
-        dim is None or isinstance(dim, int) for dim in inputs
+    if (
+        not isinstance(inputs, (list, tuple))
+        or len(inputs) < 2
+        or all(dim is None or isinstance(dim, int) for dim in inputs)
     ):
         received = f"a tensor of shape {tuple(inputs.shape)}" if hasattr(inputs, "shape") else repr(inputs)
         raise ValueError(
@@ -133,7 +138,12 @@ def _check_embeddings(inputs):
     for index, embedding in enumerate(embeddings):
         check.check_rank(embedding, f"inputs[{index}]", 3, "(batch_size, T, d_i)")
         check.check_dims_match(
-            embeddings[0], "inputs[0]", -2, embedding, f"inputs[{index}]", -2,
+            embeddings[0],
+            "inputs[0]",
+            -2,
+            embedding,
+            f"inputs[{index}]",
+            -2,
             "every embedding must cover the same T tokens",
         )
     return embeddings

@@ -35,8 +35,10 @@ def frobenius_penalty(attention):
     per_matrix = ops.sum(ops.square(gram - identity), axis=(-2, -1))
     if 0 not in tuple(per_matrix.shape):  # the usual case, and an unknown batch size in a graph
         penalty = ops.mean(per_matrix)
-        return penalty if None not in tuple(per_matrix.shape) else ops.where(
-            ops.size(per_matrix) > 0, penalty, ops.zeros_like(penalty)
+        return (
+            penalty
+            if None not in tuple(per_matrix.shape)
+            else ops.where(ops.size(per_matrix) > 0, penalty, ops.zeros_like(penalty))
         )
     return ops.zeros((), dtype=per_matrix.dtype)
 
@@ -85,8 +87,10 @@ class StructuredSelfAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         check.check_integer_at_least(units, "units", 1)
         check.check_integer_at_least(num_hops, "num_hops", 1)
-        if isinstance(penalty_coefficient, bool) or not isinstance(penalty_coefficient, (int, float)) or not (
-            0 <= penalty_coefficient < float("inf")
+        if (
+            isinstance(penalty_coefficient, bool)
+            or not isinstance(penalty_coefficient, (int, float))
+            or not (0 <= penalty_coefficient < float("inf"))
         ):
             raise ValueError(
                 "Invalid value for argument penalty_coefficient. Expected a finite number >= 0. "

@@ -78,8 +78,7 @@ class PositionalEmbedding(keras.layers.Layer):
         self._check_length(tuple(inputs.shape))
         embedded = self.embedding(inputs) * ops.cast(math.sqrt(self.d_model), self.compute_dtype)
         length = ops.shape(inputs)[1]
-        positions = ops.slice(ops.convert_to_tensor(self.encoding, self.compute_dtype), (0, 0),
-                              (length, self.d_model))
+        positions = ops.slice(ops.convert_to_tensor(self.encoding, self.compute_dtype), (0, 0), (length, self.d_model))
         return embedded + positions[None]
 
     def compute_mask(self, inputs, mask=None):
@@ -212,9 +211,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.attention = keras.layers.MultiHeadAttention(
             self.num_heads, key_dim, dropout=self.attention_dropout, dtype=policy, name="attention"
         )
-        self.attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.epsilon, dtype=policy, name="attention_norm"
-        )
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=self.epsilon, dtype=policy, name="attention_norm")
         self.ff_hidden = keras.layers.Dense(self.ff_dim, activation=self.activation, dtype=policy, name="ff_hidden")
         self.ff_output = keras.layers.Dense(d_model, dtype=policy, name="ff_output")
         self.ff_norm = keras.layers.LayerNormalization(epsilon=self.epsilon, dtype=policy, name="ff_norm")
@@ -258,8 +255,12 @@ class TransformerEncoderBlock(keras.layers.Layer):
         # Always ask for the weights: Keras then takes its explicit softmax path, whose masked softmax
         # gives a fully masked row zero weights; the fused kernel would give it uniform ones.
         return self.attention(
-            x, x, attention_mask=attention_mask, use_causal_mask=use_causal_mask,
-            return_attention_scores=True, training=training,
+            x,
+            x,
+            attention_mask=attention_mask,
+            use_causal_mask=use_causal_mask,
+            return_attention_scores=True,
+            training=training,
         )
 
     def _feed_forward(self, x):
