@@ -19,8 +19,10 @@
 | `SqueezeExcitation` | `squeeze_excitation.py` | channel weights from the average alone | Hu et al. 2018 |
 
 The query/value layers read like Keras's own attention layers: inputs `[query, value]` or
-`[query, value, key]`, boolean masks `[query_mask, value_mask]` where `True` means "attend",
-`return_attention_scores` as a call argument. Every layer is registered for serialization, so a model
+`[query, value, key]`, masks `[query_mask, value_mask]` by the package's one mask rule (the "Masks"
+section of `attention_utils`'s docstring), `return_attention_scores` as a call argument; they share
+`BaseAttention` (`_base.py`), whose `call` runs the hooks `_calculate_score_mask`, `_calculate_scores` and
+`_apply_scores` that each variant overrides. Every layer is registered for serialization, so a model
 using it saves to `.keras` and loads back. The feature-map layers (CBAM and its modules, SE) take
 channels-last maps `(batch_size, height, width, channels)`.
 """
