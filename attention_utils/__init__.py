@@ -34,9 +34,18 @@ The one mask rule of the package, which every docstring refers to:
   entry per key, since a per-pair mask cannot be factorised; its name says so.
 - Layers take ``mask=[query_mask, value_mask]``, of shapes ``(batch_size, Tq)`` and
   ``(batch_size, Tv)``, as Keras's attention layers do (a third entry, a key mask, is ANDed with the
-  value mask); masks made by ``Embedding(mask_zero=True)`` are passed on automatically.
+  value mask); masks made by ``Embedding(mask_zero=True)`` are passed on automatically. The same rule
+  holds for every mask a layer takes (``mask``, ``attention_mask``, ``annotations_mask``): a floating
+  one is a ``TypeError`` naming the entry, such as ``value_mask``.
 - A masked key gets weight exactly 0. A masked query, or a query with no key left to attend to, gets
-  all-zero weights and a zero output, never NaN (Keras's layers give such a row uniform weights).
+  all-zero weights, never NaN, in the functions and in the layers' weights over positions. In the
+  functions and the ``BaseAttention`` layers (``BahdanauAttention``, ``LuongAttention``,
+  ``LocalAttention``, ``HardAttention``) its output is then zero too; a layer that computes more after
+  the attention need not keep it zero (``TransformerEncoderBlock`` returns ``LayerNorm(x + ...)``).
+- In Keras 3.15, ``keras.layers.Attention`` and ``AdditiveAttention`` instead give such a row uniform
+  weights (masked scores have ``1e9`` subtracted); ``MultiHeadAttention`` gives it zero weights when
+  called with ``return_attention_scores=True`` (its explicit masked softmax) and, without, averages
+  the values uniformly (the fused ``dot_product_attention``).
 """
 
 import os

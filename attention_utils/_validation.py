@@ -188,31 +188,37 @@ def check_one_of(value, name, allowed):
         )
 
 
-def check_integer_at_least(value, name, minimum, parity=None, expected=None):
+def check_integer_at_least(value, name, minimum, parity=None, expected=None, multiple_of=None):
     """Raises ``TypeError`` unless ``value`` is an integer (a NumPy integer too, not a bool), and
     ``ValueError`` unless it is at least ``minimum`` and, with ``parity="even"`` or ``"odd"``, of that
-    parity. ``expected`` replaces the generated description of what is expected."""
+    parity, and with ``multiple_of``, a multiple of it. ``expected`` replaces the generated description
+    of what is expected."""
     is_integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
     wrong_parity = parity is not None and is_integer and value % 2 != (parity == "odd")
-    if not is_integer or value < minimum or wrong_parity:
+    wrong_multiple = multiple_of is not None and is_integer and value % multiple_of != 0
+    if not is_integer or value < minimum or wrong_parity or wrong_multiple:
         if expected is None:
             named = {0: "a non-negative integer", 1: "a positive integer"}
             expected = named.get(minimum, f"an integer of at least {minimum}")
             if parity is not None:
                 expected = expected.replace(" integer", f" {parity} integer")
+            if multiple_of is not None:
+                expected = f"{expected}, a multiple of {multiple_of}"
         # A wrong type (a float, a string, a bool) is a TypeError; a wrong value a ValueError.
         error = ValueError if is_integer else TypeError
         raise error(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
 
 
 def check_rate(value, name):
-    """Raises ``ValueError`` unless ``value`` is a number in ``[0, 1)``: a dropout rate."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not (0 <= value < 1)
-    ):
-        raise ValueError(f"Invalid value for argument {name}. Expected a float in [0, 1). Received: {name}={value!r}")
+    """Raises unless ``value`` is a number in ``[0, 1)``: a dropout rate.
+
+    ``TypeError`` for a value that is not a real number (a bool, a string, None), ``ValueError`` for a
+    number outside ``[0, 1)`` (NaN included)."""
+    message = f"Invalid value for argument {name}. Expected a float in [0, 1). Received: {name}={value!r}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(message)
+    if not (0 <= value < 1):
+        raise ValueError(message)
 
 
 def check_bool(value, name):
@@ -221,11 +227,11 @@ def check_bool(value, name):
         raise TypeError(f"Invalid value for argument {name}. Expected True or False. Received: {name}={value!r}")
 
 
-def check_positive_finite(value, name, error=TypeError, expected="a positive, finite number"):
-    """Raises ``ValueError`` unless ``value`` is a finite, positive real number, and ``error`` (by default
-    ``TypeError``) if it is not a real number at all (a bool, a string, None)."""
+def check_positive_finite(value, name, expected="a positive, finite number"):
+    """Raises ``TypeError`` if ``value`` is not a real number at all (a bool, a string, None), and
+    ``ValueError`` unless it is finite and positive. ``expected`` describes what is expected."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise error(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
+        raise TypeError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
 
@@ -243,12 +249,12 @@ def check_built_features(layer, x, name, built_dim, dim_name="features"):
 
 
 def check_sequence_mask(mask, name, x, x_name, length_name):
-    """Checks a ``(batch_size, T)`` mask against ``x`` ``(batch_size, T, d)``; returns it (as an array if
-    it was a list). ``None`` passes; a batch of 1 broadcasts; unknown dimensions pass."""
+    """Checks a ``(batch_size, T)`` mask against ``x`` ``(batch_size, T, d)``; returns it as a boolean
+    tensor (``as_bool_mask``: a floating mask is a ``TypeError`` naming ``name``). ``None`` passes; a
+    batch of 1 broadcasts; unknown dimensions pass."""
     if mask is None:
         return None
-    if not hasattr(mask, "shape"):
-        mask = np.asarray(mask)
+    mask = as_bool_mask(mask, name)
     shape, x_shape = tuple(mask.shape), tuple(x.shape)
     fits = (
         len(shape) == 2
@@ -263,18 +269,19 @@ def check_sequence_mask(mask, name, x, x_name, length_name):
     return mask
 
 
-def check_seed(seed):
-    """Raises unless ``seed`` is a non-negative integer (a NumPy integer too, not a bool).
+def check_seed(seed, maximum=None, expected="a non-negative integer"):
+    """Raises unless ``seed`` is a non-negative integer (a NumPy integer too, not a bool), and at most
+    ``maximum`` if one is given.
 
-    ``TypeError`` for a value that is not an integer, ``ValueError`` for a negative one.
+    ``TypeError`` for a value that is not an integer, ``ValueError`` for one out of range.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(
-            "Invalid value for argument seed. Expected a non-negative integer. "
+            f"Invalid value for argument seed. Expected {expected}. "
             f"Received: seed={seed!r} of type {type(seed).__name__}"
         )
-    if seed < 0:
-        raise ValueError(f"Invalid value for argument seed. Expected a non-negative integer. Received: seed={seed!r}")
+    if seed < 0 or (maximum is not None and seed > maximum):
+        raise ValueError(f"Invalid value for argument seed. Expected {expected}. Received: seed={seed!r}")
 
 
 def check_non_negative_number(value, name):
@@ -291,3 +298,103 @@ def check_non_negative_number(value, name):
         raise ValueError(
             f"Invalid value for argument {name}. Expected a finite non-negative number. Received: {name}={value!r}"
         )
+
+
+def check_integer(value, name, expected="an integer"):
+    """Raises ``TypeError`` unless ``value`` is an integer of any sign (a NumPy integer too, not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+
+
+def check_integer_array(x, name, ndims, what):
+    """``x`` as a NumPy array of integers whose number of dimensions is one of ``ndims``.
+
+    ``TypeError`` for an array that does not hold integers (floats, bools, strings), ``ValueError`` for
+    one of another number of dimensions; ``what`` describes the expected shape. An empty array is
+    accepted whatever its dtype (an empty list is float64 to NumPy) and returned as int32.
+    """
+    x = np.asarray(x)
+    if x.size == 0 and x.dtype.kind in "fb":
+        x = x.astype("int32")
+    if x.dtype.kind not in "iu":
+        raise TypeError(
+            f"Invalid value for argument {name}. Expected integers of shape {what}. "
+            f"Received: {name} with shape {x.shape} and dtype {x.dtype}"
+        )
+    if x.ndim not in ndims:
+        raise ValueError(
+            f"Invalid shape for argument {name}. Expected integers of shape {what}. "
+            f"Received: {name} with shape {x.shape} and dtype {x.dtype}"
+        )
+    return x
+
+
+def check_known_dim(x, name, axis, what):
+    """Raises ``ValueError`` when dimension ``axis`` of ``x`` (a tensor or a shape) is unknown (``None``):
+    ``what`` says why it must be known, as in ``"the last dimension (features)"``."""
+    shape = tuple(x.shape) if hasattr(x, "shape") else tuple(x)
+    if shape[axis] is None:
+        raise ValueError(f"Invalid shape for argument {name}. Expected a known {what}. Received: {name}.shape={shape}")
+
+
+def check_known_last_dim(x, name, what="features"):
+    """Raises ``ValueError`` when the last dimension of ``x`` (a tensor or a shape) is unknown: a layer's
+    weights are sized by it. ``what`` names the dimension."""
+    check_known_dim(x, name, -1, f"last dimension ({what})")
+
+
+def check_rank_in(x, name, ranks, what):
+    """Raises ``ValueError`` unless the rank of ``x`` is one of ``ranks``; ``what`` describes the shapes."""
+    shape = shape_of(x)
+    if len(shape) not in ranks:
+        raise ValueError(f"Invalid shape for argument {name}. Expected {what}. Received: {name}.shape={shape}")
+
+
+def check_mask_matches(mask, name, x, x_name, num_trailing=1):
+    """Raises ``ValueError`` unless ``mask`` has the shape of ``x`` without its last ``num_trailing``
+    dimensions (one entry per position; unknown dimensions pass)."""
+    mask_shape, expected = shape_of(mask), shape_of(x)[:-num_trailing]
+    fits = len(mask_shape) == len(expected) and all(
+        a is None or b is None or a == b for a, b in zip(mask_shape, expected)
+    )
+    if not fits:
+        raise ValueError(
+            f"Invalid shape for argument {name}. Expected one entry per position, the shape {expected} of "
+            f"{x_name}.shape[:-{num_trailing}]. Received: {name}.shape={mask_shape}, {x_name}.shape={shape_of(x)}"
+        )
+
+
+def check_characters(characters, name):
+    """``characters`` as a list of distinct one-character strings.
+
+    ``TypeError`` for an entry that is not a string, ``ValueError`` for no characters, a string of
+    another length or a repeated character."""
+    try:
+        characters = list(characters)
+    except TypeError:
+        raise TypeError(
+            f"Invalid value for argument {name}. Expected distinct single characters. Received: {name}={characters!r}"
+        ) from None
+    message = f"Invalid value for argument {name}. Expected distinct single characters. Received: {name}={characters!r}"
+    if any(not isinstance(c, str) for c in characters):
+        raise TypeError(message)
+    if not characters or len(set(characters)) != len(characters) or any(len(c) != 1 for c in characters):
+        raise ValueError(message)
+    return characters
+
+
+def check_option_or_callable(value, name, options, what="a callable"):
+    """Raises unless ``value`` is ``None``, one of the string ``options`` or a callable.
+
+    ``TypeError`` for anything else than a string, ``None`` or a callable; ``ValueError`` for a string
+    that is not an option. ``what`` describes what the callable must do."""
+    expected = f"None, one of {sorted(options)} or {what}"
+    if value is None or callable(value):
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")
+    if value not in options:
+        raise ValueError(f"Invalid value for argument {name}. Expected {expected}. Received: {name}={value!r}")

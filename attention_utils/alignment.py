@@ -3,9 +3,7 @@
 ``masked_softmax`` (with a temperature) and ``sparsemax`` turn scores into weights; ``padding_mask``
 and ``causal_mask`` build the boolean masks they take.
 
-Masks here are boolean and follow Keras's convention: ``True`` means "attend to this position",
-``False`` means "ignore it". (Older tutorials used additive masks where 1 meant "masked"; a boolean
-mask cannot be mistaken for one.)
+Masks follow the package's one mask rule, the "Masks" section of ``attention_utils``'s docstring.
 """
 
 import keras
@@ -29,9 +27,8 @@ def masked_softmax(scores, mask=None, axis=-1, *, temperature=1.0):
 
     Args:
         scores: ``(..., Tq, Tk)`` or any shape.
-        mask: optional boolean array or tensor broadcastable to ``scores``; ``True`` means "attend".
-            Integer 0/1 masks are read as booleans; a floating mask is a ``TypeError`` (it might be an
-            additive mask, ``-1e9`` meaning "drop", which a cast to bool would turn into "attend").
+        mask: optional, broadcastable to ``scores``; the functions' mask rule (``attention_utils``,
+            "Masks").
         axis: the axis the weights sum over (the keys).
         temperature: a positive number ``T``; the scores are divided by it, after subtracting their
             maximum (so the quotient cannot overflow), in float32 or float64 if the scores' dtype cannot
@@ -41,7 +38,8 @@ def masked_softmax(scores, mask=None, axis=-1, *, temperature=1.0):
         Weights of the shape and dtype of ``scores``, each row with an unmasked position summing to 1.
     """
     scores = check.as_float_tensor(scores, "scores")
-    temperature = _check_temperature(temperature)
+    check.check_positive_finite(temperature, "temperature")
+    temperature = float(temperature)
     if mask is not None:
         mask = check.as_bool_mask(mask)
         check.check_broadcasts_to(mask, "mask", scores, "scores")
@@ -108,8 +106,8 @@ def sparsemax(scores, mask=None, axis=-1):
 
     Args:
         scores: ``(..., Tq, Tk)`` or any shape.
-        mask: optional boolean array or tensor broadcastable to ``scores``; ``True`` means "attend". As
-            in ``masked_softmax``, integer 0/1 masks are read as booleans and floating masks refused.
+        mask: optional, broadcastable to ``scores``; the functions' mask rule (``attention_utils``,
+            "Masks").
         axis: the axis the weights sum over (the keys).
 
     Returns:
@@ -152,12 +150,7 @@ def padding_mask(lengths, maxlen):
         lengths: ``(batch,)`` integers, the true length of each sequence.
         maxlen: the padded length.
     """
-    lengths = np.asarray(lengths)
-    if lengths.ndim != 1 or lengths.dtype.kind not in "iu":
-        raise ValueError(
-            "Invalid value for argument lengths. Expected a 1-D array of integers. "
-            f"Received: lengths.shape={lengths.shape}, dtype={lengths.dtype}"
-        )
+    lengths = check.check_integer_array(lengths, "lengths", (1,), "(batch,)")
     check.check_integer_at_least(maxlen, "maxlen", 0)
     if lengths.size and (lengths.min() < 0 or lengths.max() > maxlen):
         raise ValueError(
@@ -176,21 +169,3 @@ def causal_mask(num_queries, num_keys=None):
     check.check_integer_at_least(num_queries, "num_queries", 0)
     check.check_integer_at_least(num_keys, "num_keys", 0)
     return ops.convert_to_tensor(np.tril(np.ones((num_queries, num_keys), dtype=bool)))
-
-
-def _as_bool_mask(mask, name="mask"):
-    """``mask`` as a boolean tensor; a floating mask is a ``TypeError`` (see ``check.as_bool_mask``)."""
-    return check.as_bool_mask(mask, name)
-
-
-def _check_temperature(temperature):
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"Invalid value for argument temperature. Expected a positive number. Received: temperature={temperature!r}"
-        )
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise ValueError(
-            "Invalid value for argument temperature. Expected a positive, finite number. "
-            f"Received: temperature={temperature!r}"
-        )
-    return float(temperature)

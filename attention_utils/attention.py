@@ -53,7 +53,11 @@ def attend(query, value, key=None, score="scaled_dot", mask=None):
             -1,
             "without a key, the values serve as keys, so queries and values need the same feature size d",
         )
-    key = value if key is None else check.as_float_tensor(key, "key")
+    if key is None:
+        key = value
+    else:
+        key = check.as_float_tensor(key, "key")
+        check.check_rank_at_least(key, "key", 2, "(..., Tk, d)")
     check.check_dims_match(key, "key", -2, value, "value", -2, "there must be one value per key (the same Tk)")
     scores = score_function(query, key)
     weights = masked_softmax(scores, mask)

@@ -25,12 +25,13 @@ def greedy_decode(model, source, target_length, start_id=1):
         model: a Keras model with inputs ``[source, previous_targets]``.
         source: the model's source input, ``(batch_size, ...)``.
         target_length: the number of steps to decode, a positive integer.
-        start_id: the id of the start token, the first previous target.
+        start_id: the id of the start token, the first previous target, a non-negative integer.
 
     Returns:
         The decoded ids, int32 of shape ``(batch_size, target_length)``.
     """
     check.check_integer_at_least(target_length, "target_length", 1)
+    check.check_integer_at_least(start_id, "start_id", 0, expected="a non-negative integer token id")
     source = np.asarray(source)
     previous_targets = np.zeros((len(source), target_length), dtype="int32")
     previous_targets[:, 0] = start_id

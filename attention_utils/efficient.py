@@ -19,7 +19,6 @@ from keras import ops
 
 from attention_utils import _validation as check
 from attention_utils import scores as score_functions
-from attention_utils.alignment import _as_bool_mask
 
 
 def blockwise_attend(
@@ -168,7 +167,7 @@ def linear_attend(query, value, key=None, *, causal=False, key_mask=None, block_
     check.check_bool(causal, "causal")
     block_size = _integer_at_least(block_size, "block_size", 1)
     if key_mask is not None:
-        key_mask = _as_bool_mask(key_mask, "key_mask")
+        key_mask = check.as_bool_mask(key_mask, "key_mask")
         check.check_broadcasts_to(key_mask, "key_mask", keras.KerasTensor(key.shape[:-1]), "key[..., 0]")
     if _no_query_or_key(query, key, value):
         return _empty_or_zero_context(query, key, value)
@@ -427,7 +426,7 @@ def _scores_mask(mask, query, key):
     """``mask`` as a boolean tensor of rank >= 2, checked to broadcast to the scores ``(..., Tq, Tk)``."""
     if mask is None:
         return None
-    mask = _as_bool_mask(mask, "mask")
+    mask = check.as_bool_mask(mask, "mask")
     batch_shape = np.broadcast_shapes(*(tuple(1 if dim is None else dim for dim in x.shape[:-2]) for x in (query, key)))
     scores_shape = batch_shape + (query.shape[-2], key.shape[-2])
     check.check_broadcasts_to(mask, "mask", keras.KerasTensor(scores_shape), "scores")
@@ -453,11 +452,7 @@ def _queries_keys_values(query, value, key, score):
     check.check_leading_dims_broadcast(query, "query", key, key_name)
     check.check_leading_dims_broadcast(key, key_name, value, "value")
     for x, name in ((query, "query"), (key, key_name)):
-        if x.shape[-2] is None:
-            raise ValueError(
-                f"Invalid shape for argument {name}. Expected a known length on axis -2 "
-                f"(the blocks are cut at fixed positions). Received: {name}.shape={tuple(x.shape)}"
-            )
+        check.check_known_dim(x, name, -2, "length on axis -2 (the blocks are cut at fixed positions)")
     dtype = keras.backend.result_type(query.dtype, key.dtype, value.dtype)
     return ops.cast(query, dtype), ops.cast(key, dtype), ops.cast(value, dtype)
 

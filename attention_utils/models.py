@@ -92,11 +92,9 @@ def resnet50(attention=None, input_shape=(224, 224, 3), num_classes=1000, name=N
     Returns:
         A functional ``keras.Model`` from images to class probabilities.
     """
-    if not (attention is None or attention in _MODULES or callable(attention)):
-        raise ValueError(
-            "Invalid value for argument attention. Expected None, one of ['cbam', 'se'] or a callable "
-            f"mapping a feature map to one of the same shape. Received: attention={attention!r}"
-        )
+    check.check_option_or_callable(
+        attention, "attention", _MODULES, "a callable mapping a feature map to one of the same shape"
+    )
     check.check_integer_at_least(num_classes, "num_classes", 1)
     if name is None:
         name = "resnet50" if not isinstance(attention, str) else f"resnet50_{attention}"

@@ -76,8 +76,7 @@ def positional_rotation(offset, depth):
     Returns:
         A float64 NumPy array of shape ``(depth, depth)``, orthogonal.
     """
-    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
-        raise ValueError(f"Invalid value for argument offset. Expected an integer. Received: offset={offset!r}")
+    check.check_integer(offset, "offset")
     check.check_integer_at_least(depth, "depth", 1, parity="even")
     rotation = np.zeros((depth, depth))
     for pair, angle in enumerate(_frequencies(depth) * offset):

@@ -5,6 +5,8 @@ import random
 
 import numpy as np
 
+from attention_utils import _validation as check
+
 _MAX_SEED = 2**32 - 1  # np.random.seed's limit
 
 
@@ -22,13 +24,7 @@ def seed_everything(seed=42):
     Returns:
         The seed, so a notebook can print what it used.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"Invalid value for argument seed. Expected an integer. Received: seed={seed!r}")
-    if not 0 <= seed <= _MAX_SEED:
-        raise ValueError(
-            f"Invalid value for argument seed. Expected an integer from 0 to 2**32 - 1 = {_MAX_SEED}. "
-            f"Received: seed={seed!r}"
-        )
+    check.check_seed(seed, maximum=_MAX_SEED, expected=f"an integer from 0 to 2**32 - 1 = {_MAX_SEED}")
     seed = int(seed)  # Python's random.seed rejects NumPy integers
     import keras
     import tensorflow as tf

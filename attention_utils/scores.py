@@ -260,11 +260,7 @@ def projected(query, key, w_query, w_key, scale=None):
     w_query = check.as_float_tensor(w_query, "w_query")
     w_key = check.as_float_tensor(w_key, "w_key")
     for name, weight, what in (("w_query", w_query, "d_query"), ("w_key", w_key, "d_key")):
-        if len(weight.shape) not in (2, 3):
-            raise ValueError(
-                f"Invalid shape for argument {name}. Expected rank 2, ({what}, units), or rank 3, "
-                f"(num_heads, {what}, units). Received: {name}.shape={tuple(weight.shape)}"
-            )
+        check.check_rank_in(weight, name, (2, 3), f"rank 2, ({what}, units), or rank 3, (num_heads, {what}, units)")
     if len(w_query.shape) != len(w_key.shape):
         raise ValueError(
             "Invalid shapes for arguments w_query and w_key: both per head or neither. "
@@ -279,8 +275,7 @@ def projected(query, key, w_query, w_key, scale=None):
         check.check_last_dim_positive(w_query, "w_query", "a number of units")
         scale = 1.0 / float(w_query.shape[-1]) ** 0.5
     else:
-        # (A scale that is not a number is a ValueError here, as it always was.)
-        check.check_positive_finite(scale, "scale", error=ValueError, expected="a positive, finite number or None")
+        check.check_positive_finite(scale, "scale", expected="a positive, finite number or None")
     dtype = _common_float_dtype(query, w_query, w_key)
     query, key, w_query, w_key = (ops.cast(x, dtype) for x in (query, key, w_query, w_key))
     if len(w_query.shape) == 3:

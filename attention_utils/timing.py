@@ -31,8 +31,7 @@ def best_time(function, *args, repeats=3, budget=0.0, max_repeats=20):
         raise TypeError(f"Invalid value for argument function. Expected a callable. Received: function={function!r}")
     check.check_integer_at_least(repeats, "repeats", 1)
     check.check_integer_at_least(max_repeats, "max_repeats", repeats)
-    if budget != 0:
-        check.check_positive_finite(budget, "budget")
+    check.check_non_negative_number(budget, "budget")
     result = ops.convert_to_numpy(function(*args))
     times = []
     while len(times) < repeats or (sum(times) < budget and len(times) < max_repeats):

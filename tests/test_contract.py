@@ -15,9 +15,12 @@ test, parametrized over the entries that claim it:
 | `round_trip`       | test_keras_file_round_trip_in_safe_mode                    |
 | `dtypes`           | test_dtype_policies                                        |
 | `empty_batch`      | test_an_empty_batch_gives_an_empty_result                  |
+| `float_masks`      | test_a_floating_mask_is_a_type_error                       |
 
 test_every_public_layer_and_attention_function_is_registered fails when a layer exported by
-`attention_utils.layers` or a public function of `attention_utils.efficient` has no entry: add one.
+`attention_utils.layers`, a public function of `attention_utils.efficient`, a score function of
+`attention_utils.scores.REGISTRY` or an alignment function (a function of `attention_utils.alignment`
+taking `scores`) has no entry: add one.
 Shapes are tiny (batch 2, at most 6 positions) so that the whole module runs in seconds. A property that
 fails for an entry because of a real bug is listed in the entry's `xfails`, with the bug described: the
 test is then marked xfail(strict=True), so fixing the bug makes it fail until the xfail is removed.
@@ -34,7 +37,7 @@ from helpers import numpy_of, saved_and_loaded
 from keras import ops
 
 import attention_utils
-from attention_utils import attend, efficient, layers
+from attention_utils import alignment, attend, efficient, layers, masked_softmax, scores, sparsemax
 from attention_utils.efficient import blockwise_attend, linear_attend, windowed_attend
 
 B = 2  # batch size
@@ -49,9 +52,9 @@ CAUSAL_ATOL = 1e-6
 
 # ---- The registry ----
 
-FUNCTION_PROPERTIES = ("shapes", "padding", "empty_batch")
+FUNCTION_PROPERTIES = ("shapes", "padding", "empty_batch", "float_masks")
 LAYER_PROPERTIES = ("shapes", "round_trip", "dtypes", "empty_batch")
-MASKED_LAYER_PROPERTIES = (*LAYER_PROPERTIES, "padding", "embedding_masks")
+MASKED_LAYER_PROPERTIES = (*LAYER_PROPERTIES, "padding", "embedding_masks", "float_masks")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +155,84 @@ REGISTRY = {
         shapes=lambda b: [(b, TQ, DV)],
         properties=(*FUNCTION_PROPERTIES, "causal"),
     ),
+    # The score functions (step 1), each through the three steps written out: weights = masked_softmax(
+    # score(q, k), mask), context = weights @ value. Returns the context, then the scores.
+    # dot, scaled_dot and cosine are what attend computes by those names.
+    "scores.dot": Entry(
+        scores.dot,
+        "score",
+        lambda: scores.dot,
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=(*FUNCTION_PROPERTIES, "parity"),
+        parity="attend, dot score",
+    ),
+    "scores.scaled_dot": Entry(
+        scores.scaled_dot,
+        "score",
+        lambda: scores.scaled_dot,
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=(*FUNCTION_PROPERTIES, "parity"),
+        parity="attend",
+    ),
+    "scores.cosine": Entry(
+        scores.cosine,
+        "score",
+        lambda: scores.cosine,
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=(*FUNCTION_PROPERTIES, "parity"),
+        parity="attend, cosine score",
+    ),
+    # The scores with parameters, fixed here; attend takes them only as callables, so no parity by name.
+    "scores.bilinear": Entry(
+        scores.bilinear,
+        "score",
+        lambda: lambda q, k: scores.bilinear(q, k, SCORE_WEIGHTS["bilinear"]),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=FUNCTION_PROPERTIES,
+    ),
+    "scores.additive": Entry(
+        scores.additive,
+        "score",
+        lambda: lambda q, k: scores.additive(q, k, *SCORE_WEIGHTS["additive"]),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=FUNCTION_PROPERTIES,
+    ),
+    "scores.projected": Entry(
+        scores.projected,
+        "score",
+        lambda: lambda q, k: scores.projected(q, k, *SCORE_WEIGHTS["projected"]),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=FUNCTION_PROPERTIES,
+    ),
+    "scores.gaussian": Entry(
+        scores.gaussian,
+        "score",
+        lambda: lambda q, k: scores.gaussian(q, k, width=1.5),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK)],
+        properties=FUNCTION_PROPERTIES,
+    ),
+    # The alignment functions (step 2): scores (B, Tq, Tk) to weights, masked over the keys.
+    "masked_softmax": Entry(
+        masked_softmax,
+        "alignment",
+        lambda: masked_softmax,
+        shapes=lambda b: [(b, TQ, TK)],
+        properties=FUNCTION_PROPERTIES,
+    ),
+    "masked_softmax-temperature": Entry(
+        masked_softmax,
+        "alignment",
+        lambda: lambda s, mask=None: masked_softmax(s, mask, temperature=0.5),
+        shapes=lambda b: [(b, TQ, TK)],
+        properties=FUNCTION_PROPERTIES,
+    ),
+    "sparsemax": Entry(
+        sparsemax,
+        "alignment",
+        lambda: sparsemax,
+        shapes=lambda b: [(b, TQ, TK)],
+        properties=FUNCTION_PROPERTIES,
+    ),
     # BahdanauAttention: attend with the additive score v^T tanh(W_q q + W_k k) of its weights.
     "BahdanauAttention": Entry(
         layers.BahdanauAttention,
@@ -228,7 +309,16 @@ REGISTRY = {
         "query_value",
         lambda **kw: layers.HardAttention("sample", seed=0, **kw),
         shapes=lambda b: [(b, TQ, DV), (b, TQ, TK), (b, TQ, TK)],
-        properties=LAYER_PROPERTIES,
+        properties=(*LAYER_PROPERTIES, "float_masks"),
+        deterministic=False,
+    ),
+    # HardAttention straight-through, seeded: the sample forward, the Gumbel-softmax's gradient backward.
+    "HardAttention-straight_through": Entry(
+        layers.HardAttention,
+        "query_value",
+        lambda **kw: layers.HardAttention("straight_through", temperature=0.5, seed=0, **kw),
+        shapes=lambda b: [(b, TQ, DV), (b, TQ, TK), (b, TQ, TK)],
+        properties=(*LAYER_PROPERTIES, "float_masks"),
         deterministic=False,
     ),
     # ParallelCoAttention: two sequences attend to each other; q_hat, v_hat, a_q, a_v.
@@ -277,7 +367,7 @@ REGISTRY = {
         "causal_self_attention",
         lambda **kw: layers.TransformerEncoderBlock(2, 8, dropout=0.0, **kw),
         shapes=lambda b: [(b, TK, D), (b, 2, TK, TK)],
-        properties=("shapes", "padding", "causal"),
+        properties=("shapes", "padding", "causal", "float_masks"),
     ),
     # PositionalEmbedding with mask_zero: token embeddings plus positions; it makes the mask itself.
     "PositionalEmbedding": Entry(
@@ -285,7 +375,7 @@ REGISTRY = {
         "tokens",
         lambda **kw: layers.PositionalEmbedding(VOCAB, 8, D, mask_zero=True, **kw),
         shapes=lambda b: [(b, TK, D)],
-        properties=MASKED_LAYER_PROPERTIES,
+        properties=(*LAYER_PROPERTIES, "padding", "embedding_masks"),  # it takes no mask, it makes one
     ),
     # BahdanauDecoder: a GRU that attends with its previous state; causal in its inputs y_{i-1}.
     "BahdanauDecoder": Entry(
@@ -327,6 +417,14 @@ REGISTRY = {
         shapes=lambda b: [(b, 4, 4, 4), (b, 1, 1, 4)],
         properties=LAYER_PROPERTIES,
     ),
+}
+
+
+_weights_rng = np.random.default_rng(7)
+SCORE_WEIGHTS = {  # fixed parameters of the scores that have some
+    "bilinear": _weights_rng.normal(size=(D, D)).astype("float32"),
+    "additive": [_weights_rng.normal(size=shape).astype("float32") for shape in ((D, 5), (D, 5), (5,))],
+    "projected": [_weights_rng.normal(size=(D, 3)).astype("float32") for _ in range(2)],
 }
 
 
@@ -388,6 +486,7 @@ class Family:
     """The inputs of a kind of layer. ``call`` returns a list: the outputs, then (``scores=True``) the
     weights. Subclasses write only what applies to them."""
 
+    layer = True  # False for a function: built without arguments, not saved, no dtype policy
     num_outputs = 1  # how many of `call`'s results come before the weights
     weights_over_positions = True  # whether the last axis of every weight is a padded input's positions
     weights_over_queries = False  # whether axis -2 of every weight is the (padded) queries' positions
@@ -421,6 +520,8 @@ def _mask_kwargs(mask):
 class AttentionFunction(Family):
     """``f(query (B, Tq, d), value (B, Tk, d_value), key (B, Tk, d), key_mask=(B, Tk))``, a context."""
 
+    layer = False
+
     def draw(self, rng, batch, num_queries=TQ, num_keys=TK):
         return [draw(rng, batch, num_queries, D), draw(rng, batch, num_keys, DV), draw(rng, batch, num_keys, D)]
 
@@ -434,6 +535,37 @@ class AttentionFunction(Family):
 
     def causal_draw(self, rng, batch):
         return self.draw(rng, batch, T, T)
+
+
+class ScoreFunction(AttentionFunction):
+    """``score(query (B, Tq, d), key (B, Tk, d))``, the scores ``(B, Tq, Tk)``, taken through the other two
+    steps as the package's docstring writes them: ``weights = masked_softmax(scores, key_mask[:, None, :])``,
+    ``context = weights @ value``. ``call`` returns the context, then (``scores=True``) the scores."""
+
+    def call(self, obj, inputs, mask=None, scores=False):
+        query, value, key = inputs
+        score_values = obj(query, key)
+        weights = masked_softmax(score_values, key_mask_pairs(mask))
+        context = ops.matmul(weights, ops.convert_to_tensor(value))
+        return [context, score_values] if scores else [context]
+
+
+class AlignmentFunction(Family):
+    """``f(scores (B, Tq, Tk), mask=(B, 1, Tk))``: the weights ``(B, Tq, Tk)``. Padding appends keys (the
+    last axis), masked out."""
+
+    layer = False
+
+    def draw(self, rng, batch):
+        return [draw(rng, batch, TQ, TK)]
+
+    def call(self, obj, inputs, mask=None, scores=False):
+        return [obj(inputs[0], **_mask_kwargs(key_mask_pairs(mask)))]
+
+    def pad(self, rng, inputs):
+        (score_values,) = inputs
+        extra = draw(rng, *score_values.shape[:-1], PAD)
+        return [np.concatenate([score_values, extra], axis=-1)], real_positions(score_values, TK)
 
 
 class QueryValue(Family):
@@ -591,6 +723,8 @@ class Decoder(Family):
 
 FAMILIES = {
     "function": AttentionFunction(),
+    "score": ScoreFunction(),
+    "alignment": AlignmentFunction(),
     "query_value": QueryValue(),
     "co_attention": CoAttention(),
     "sequence": Sequence(DV),
@@ -659,6 +793,7 @@ PARITY_REFERENCES = {
     "attend, causal": attend_reference(causal=True),
     "attend, causal band of 1": attend_reference(causal=True, window=1),
     "attend, dot score": attend_reference("dot"),
+    "attend, cosine score": attend_reference("cosine"),
     "attend, bilinear score": attend_reference(bilinear_score),
     "attend, additive score": attend_reference(additive_score),
     "argmax of attend's weights": argmax_reference,
@@ -672,7 +807,7 @@ def entries_with(prop, layers_only=False):
     """The registry entries claiming ``prop``, as pytest parameters (xfail where the entry says so)."""
     params = []
     for name, entry in REGISTRY.items():
-        if prop not in entry.properties or (layers_only and entry.inputs == "function"):
+        if prop not in entry.properties or (layers_only and not entry.family.layer):
             continue
         marks = [pytest.mark.xfail(strict=True, reason=entry.xfails[prop])] if prop in entry.xfails else []
         params.append(pytest.param(name, id=name, marks=marks))
@@ -680,7 +815,7 @@ def entries_with(prop, layers_only=False):
 
 
 def built(entry, **kwargs):
-    return entry.build(**kwargs) if entry.inputs != "function" else entry.build()
+    return entry.build(**kwargs) if entry.family.layer else entry.build()
 
 
 def shapes_of(outputs):
@@ -708,6 +843,15 @@ def test_every_public_layer_and_attention_function_is_registered():
         for name, f in vars(efficient).items()
         if inspect.isfunction(f) and f.__module__ == efficient.__name__ and not name.startswith("_")
     }
+    functions |= {score.function for score in scores.REGISTRY.values()}  # step 1 (not helpers like get)
+    functions |= {  # step 2: the functions of alignment that turn scores into weights (not the mask builders)
+        f
+        for name, f in vars(alignment).items()
+        if inspect.isfunction(f)
+        and f.__module__ == alignment.__name__
+        and not name.startswith("_")
+        and next(iter(inspect.signature(f).parameters)) == "scores"
+    }
     missing = sorted(x.__name__ for x in (public_layers | functions) - registered)
     assert not missing, (
         f"Not in the contract registry: {missing}. Add an entry for each to REGISTRY in tests/test_contract.py "
@@ -716,6 +860,7 @@ def test_every_public_layer_and_attention_function_is_registered():
     for name, entry in REGISTRY.items():
         if isinstance(entry.target, type):
             assert isinstance(entry.build(), entry.target), name
+        assert entry.family.layer == isinstance(entry.target, type), name
 
 
 # ---- 1. shapes ----
@@ -727,7 +872,7 @@ def test_outputs_and_weights_have_the_documented_shapes(name, rng):
     obj = built(entry)
     inputs = entry.family.draw(rng, B)
     assert shapes_of(entry.family.call(obj, inputs, scores=True)) == entry.shapes(B)
-    if entry.inputs != "function":  # and symbolically, in a functional model of unknown batch size
+    if entry.family.layer:  # and symbolically, in a functional model of unknown batch size
         symbolic = [keras.Input(x.shape[1:], dtype=str(x.dtype)) for x in inputs]
         assert shapes_of(entry.family.call(obj, symbolic, scores=True)) == entry.shapes(None)
 
@@ -745,7 +890,7 @@ def test_equals_attend_where_the_implementation_is_exact(name, masked, rng):
     if masked:  # the first sequence's last key is padding; for layers, its last query too
         keys = np.array([[True] * (TK - 1) + [False], [True] * TK])
         queries = np.array([[True] * (TQ - 1) + [False], [True] * TQ])
-        mask = keys if entry.inputs == "function" else [queries, keys]
+        mask = [queries, keys] if entry.family.layer else keys
     context = numpy_of(entry.family.call(obj, inputs, mask)[0])
     np.testing.assert_allclose(context, PARITY_REFERENCES[entry.parity](obj, inputs, mask), atol=ATOL)
 
@@ -865,3 +1010,23 @@ def test_an_empty_batch_gives_an_empty_result(name, rng):
         padded, mask = entry.family.pad(rng, inputs)
         expected = [(0, *shape[1:]) for shape in shapes_of(entry.family.call(obj, padded, mask, scores=True))]
         assert shapes_of(entry.family.call(obj, padded, mask, scores=True)) == expected
+
+
+# ---- 9. a floating mask is refused ----
+
+
+def floating(mask):
+    """A boolean mask as the additive mask a user might pass instead: 0 to keep, -1e9 to drop."""
+    return np.where(mask, 0.0, -1e9)
+
+
+@pytest.mark.parametrize("name", entries_with("float_masks"))
+def test_a_floating_mask_is_a_type_error(name, rng):
+    # The package's mask rule: a floating mask is a TypeError naming the mask, never cast to bool (which
+    # would attend to exactly the keys an additive mask drops).
+    entry = REGISTRY[name]
+    obj = built(entry)
+    padded, mask = entry.family.pad(rng, entry.family.draw(rng, B))
+    float_mask = [floating(m) for m in mask] if isinstance(mask, list) else floating(mask)
+    with pytest.raises(TypeError, match=r"argument \w*mask\w*\b.*Expected a boolean"):
+        entry.family.call(obj, padded, float_mask, scores=True)

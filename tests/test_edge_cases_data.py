@@ -270,3 +270,58 @@ def test_vocabulary_encodes_and_decodes_empty_batches():
     assert vocabulary.decode([[], []]) == ["", ""]
     assert vocabulary.decode(np.zeros((0,), dtype="int32")) == ""
     np.testing.assert_array_equal(vocabulary.encode("", 2), [[0, 0]])
+
+
+# ---- Arguments of the wrong type are TypeErrors, wrong values ValueErrors ----
+
+
+@pytest.mark.parametrize(
+    "characters, error", [([1, 2], TypeError), (["a", None], TypeError), ("", ValueError), (["ab"], ValueError)]
+)
+def test_char_vocabulary_characters_errors(characters, error):
+    with pytest.raises(error, match=r"argument characters\. Expected distinct single characters"):
+        data.CharVocabulary(characters)
+
+
+@pytest.mark.parametrize(
+    "ids, error",
+    [([[2.0, 3.0]], TypeError), ([True], TypeError), ([["a"]], TypeError), (np.zeros((1, 1, 1), int), ValueError)],
+)
+def test_char_vocabulary_decode_errors(ids, error):
+    with pytest.raises(error, match=r"argument ids\. Expected integers of shape \(num_texts, length\) or \(length,\)"):
+        data.CharVocabulary("abc").decode(ids)
+
+
+@pytest.mark.parametrize("image_size, error", [(16.0, TypeError), (True, TypeError), (20, ValueError), (8, ValueError)])
+def test_cluttered_shapes_image_size_errors(image_size, error):
+    with pytest.raises(error, match=r"argument image_size\. Expected a multiple of 8 of at least 16"):
+        data.cluttered_shapes(2, image_size=image_size)
+
+
+def test_cluttered_shapes_accepts_a_numpy_image_size():
+    np.testing.assert_array_equal(
+        data.cluttered_shapes(2, image_size=np.int64(16)).images, data.cluttered_shapes(2, image_size=16).images
+    )
+
+
+def test_digit_sequences_names_an_unknown_task():
+    with pytest.raises(ValueError, match=r"argument task\. Expected one of \['reverse', 'sort'\]"):
+        data.digit_sequences(4, 3, task="shuffle")
+
+
+@pytest.mark.parametrize("budget, error", [(False, TypeError), (True, TypeError), ("1", TypeError), (-1.0, ValueError)])
+def test_best_time_budget_errors(budget, error):
+    with pytest.raises(error, match="argument budget"):
+        au.timing.best_time(lambda: np.zeros(1), budget=budget)
+
+
+@pytest.mark.parametrize("start_id, error", [("a", TypeError), (1.0, TypeError), (-1, ValueError)])
+def test_greedy_decode_start_id_errors(start_id, error):
+    with pytest.raises(error, match="argument start_id"):
+        au.decoding.greedy_decode(None, np.zeros((1, 2)), 2, start_id=start_id)
+
+
+@pytest.mark.parametrize("seed, error", [(1.0, TypeError), (True, TypeError), (-1, ValueError), (2**32, ValueError)])
+def test_seed_everything_seed_errors(seed, error):
+    with pytest.raises(error, match=r"argument seed\. Expected an integer from 0 to 2\*\*32 - 1"):
+        au.seed_everything(seed)

@@ -378,3 +378,55 @@ def test_queries_with_no_keys_get_a_zero_context(function):
     query, key, value = np.ones((2, 4, 3), "float32"), np.ones((2, 0, 3), "float32"), np.ones((2, 0, 5), "float32")
     context = numpy_of(FUNCTIONS[function](query, value, key))
     np.testing.assert_array_equal(context, np.zeros((2, 4, 5)))
+
+
+# ---- Arguments of the wrong type are TypeErrors, wrong values ValueErrors ----
+
+
+def test_attend_names_a_key_of_rank_1():
+    with pytest.raises(ValueError, match=r"argument key\. Expected a rank of at least 2.*key\.shape=\(4,\)"):
+        attend(np.ones((2, 3, 4)), np.ones((2, 4, 4)), key=np.ones(4))
+
+
+@pytest.mark.parametrize("scale", ["large", True, [1.0]])
+def test_projected_scale_that_is_not_a_number_is_a_type_error(scale):
+    with pytest.raises(TypeError, match=r"argument scale\. Expected a positive, finite number or None"):
+        scores.projected(np.ones((2, 3)), np.ones((3, 3)), np.ones((3, 2)), np.ones((3, 2)), scale=scale)
+
+
+@pytest.mark.parametrize("weight_shape", [(3,), (1, 1, 3, 2)])
+def test_projected_names_weights_of_the_wrong_rank(weight_shape):
+    with pytest.raises(ValueError, match=r"argument w_query\. Expected rank 2, \(d_query, units\), or rank 3"):
+        scores.projected(np.ones((2, 3)), np.ones((3, 3)), np.ones(weight_shape), np.ones((3, 2)))
+
+
+@pytest.mark.parametrize(
+    "temperature, error", [("1", TypeError), (True, TypeError), (0.0, ValueError), (np.inf, ValueError)]
+)
+def test_masked_softmax_temperature_errors(temperature, error):
+    with pytest.raises(error, match=r"argument temperature\. Expected a positive, finite number"):
+        masked_softmax(np.ones((2, 3)), temperature=temperature)
+
+
+def test_masked_softmax_accepts_a_numpy_temperature():
+    x = np.array([[1.0, 2.0, 3.0]], dtype="float32")
+    np.testing.assert_array_equal(
+        numpy_of(masked_softmax(x, temperature=np.float32(0.5))), numpy_of(masked_softmax(x, temperature=0.5))
+    )
+
+
+@pytest.mark.parametrize(
+    "lengths, error",
+    [([1.0, 2.0], TypeError), ([True, False], TypeError), (["1"], TypeError), ([[1, 2]], ValueError)],
+)
+def test_padding_mask_lengths_errors(lengths, error):
+    from attention_utils import padding_mask
+
+    with pytest.raises(error, match=r"argument lengths\. Expected integers of shape \(batch,\)"):
+        padding_mask(lengths, 3)
+
+
+def test_padding_mask_of_no_sequences():
+    from attention_utils import padding_mask
+
+    assert tuple(padding_mask([], 3).shape) == (0, 3)

@@ -253,9 +253,11 @@ def test_bahdanau_decoder_names_a_changed_input_size(rng):
     decoder = layers.BahdanauDecoder(4)
     inputs, annotations, state = _decoder_inputs(rng, 2)
     decoder(inputs, annotations, state)
-    with pytest.raises(ValueError, match=r"argument annotations.*built for annotations.shape\[-1\]=6"):
+    with pytest.raises(
+        ValueError, match=r"argument annotations.*built for annotation_dim=6 \(annotations.shape\[-1\]\)"
+    ):
         decoder(inputs, draw(rng, 2, 4, 9), state)
-    with pytest.raises(ValueError, match=r"argument inputs.*built for inputs.shape\[-1\]=5"):
+    with pytest.raises(ValueError, match=r"argument inputs.*built for input_dim=5 \(inputs.shape\[-1\]\)"):
         decoder(draw(rng, 2, 3, 2), annotations, state)
 
 
@@ -330,3 +332,169 @@ def test_a_model_predicts_an_empty_batch():
     inputs = keras.Input((4, 4, 4))
     model = keras.Model(inputs, layers.CBAM(2, 3)(layers.SqueezeExcitation(2)(inputs)))
     assert model.predict_on_batch(np.zeros((0, 4, 4, 4), "float32")).shape == (0, 4, 4, 4)
+
+
+# ---- 8. floating masks, and arguments of the wrong type ----
+
+
+def _additive(mask):
+    """A boolean mask as an additive one: 0 keeps a position, -1e9 drops it."""
+    return np.where(np.asarray(mask), 0.0, -1e9)
+
+
+FLOAT_MASK_CALLS = {
+    "LuongAttention value_mask": (
+        lambda rng: layers.LuongAttention("general")(_query_value(rng, 1), mask=[None, _additive([[1, 1, 1, 0]])]),
+        "value_mask",
+    ),
+    "LuongAttention query_mask": (
+        lambda rng: layers.LuongAttention("general")(_query_value(rng, 1), mask=[_additive([[1, 1, 0]]), None]),
+        "query_mask",
+    ),
+    "BahdanauAttention key_mask": (
+        lambda rng: layers.BahdanauAttention(3)(
+            [*_query_value(rng, 1), draw(rng, 1, 4, 5)], mask=[None, None, _additive([[1, 1, 1, 0]])]
+        ),
+        "key_mask",
+    ),
+    "ParallelCoAttention v_mask": (
+        lambda rng: layers.ParallelCoAttention(3)(_query_value(rng, 1), mask=[None, _additive([[1, 1, 1, 0]])]),
+        "v_mask",
+    ),
+    "ParallelCoAttention q_mask": (
+        lambda rng: layers.ParallelCoAttention(3)(_query_value(rng, 1), mask=[_additive([[1, 1, 0]]), None]),
+        "q_mask",
+    ),
+    "AttentionPooling": (
+        lambda rng: layers.AttentionPooling(3)(draw(rng, 1, 4, 5), mask=_additive([[1, 1, 1, 0]])),
+        "mask",
+    ),
+    "StructuredSelfAttention": (
+        lambda rng: layers.StructuredSelfAttention(3, 2)(draw(rng, 1, 4, 5), mask=_additive([[1, 1, 1, 0]])),
+        "mask",
+    ),
+    "TransformerEncoderBlock mask": (
+        lambda rng: layers.TransformerEncoderBlock(1, 4)(draw(rng, 1, 4, 4), mask=_additive([[1, 1, 1, 0]])),
+        "mask",
+    ),
+    "TransformerEncoderBlock attention_mask": (
+        lambda rng: layers.TransformerEncoderBlock(1, 4)(
+            draw(rng, 1, 4, 4), attention_mask=_additive(np.tril(np.ones((4, 4))))
+        ),
+        "attention_mask",
+    ),
+    "BahdanauDecoder annotations_mask": (
+        lambda rng: layers.BahdanauDecoder(4)(*_decoder_inputs(rng, 1), annotations_mask=_additive([[1, 1, 1, 0]])),
+        "annotations_mask",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FLOAT_MASK_CALLS))
+def test_a_floating_mask_is_a_type_error_naming_the_mask(name, rng):
+    # Cast to bool, an additive mask (0 keep, -1e9 drop) would attend to exactly the dropped positions.
+    call, argument = FLOAT_MASK_CALLS[name]
+    with pytest.raises(TypeError, match=rf"argument {argument}\. Expected a boolean array.*dtype float"):
+        call(rng)
+
+
+def test_an_additive_mask_is_not_read_as_attend_to_the_dropped_key(rng):
+    query, value = _query_value(rng, 1)
+    layer = layers.LuongAttention("general")
+    with pytest.raises(TypeError, match="argument value_mask"):
+        layer([query, value], mask=[None, np.array([[0.0, 0.0, 0.0, -1e9]])], return_attention_scores=True)
+
+
+@pytest.mark.parametrize("name", ["LuongAttention", "LocalAttention", "HardAttention"])
+def test_integer_and_boolean_masks_give_identical_results(name, rng):
+    build = {
+        "LuongAttention": lambda: layers.LuongAttention("general"),
+        "LocalAttention": lambda: layers.LocalAttention(1),
+        "HardAttention": lambda: layers.HardAttention("argmax", score_mode="general"),
+    }[name]
+    query, value = _query_value(rng, 2)
+    masks = [np.array([[1, 1, 0], [1, 1, 1]]), np.array([[1, 0, 1, 1], [1, 1, 1, 0]])]
+    layer = build()
+    as_bool = numpy_of(layer([query, value], mask=[m.astype(bool) for m in masks]))
+    as_int = numpy_of(layer([query, value], mask=masks))
+    np.testing.assert_array_equal(as_int, as_bool)
+
+
+def test_structured_and_transformer_still_take_keras_boolean_masks(rng):
+    tokens = np.array([[3, 4, 0, 0], [5, 6, 7, 8]])
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)
+    x, mask = embedded(tokens), embedded.compute_mask(tokens)
+    block = layers.TransformerEncoderBlock(2, 8, dropout=0.0)
+    _, weights = block(x, mask=mask, return_attention_scores=True)
+    np.testing.assert_array_equal(numpy_of(weights)[0, :, :, 2:], 0.0)
+    _, hops = layers.StructuredSelfAttention(3, 2)(x, mask=mask, return_attention_scores=True)
+    np.testing.assert_array_equal(numpy_of(hops)[0, :, 2:], 0.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"epsilon": -1.0}, ValueError),
+        ({"epsilon": 0.0}, ValueError),
+        ({"epsilon": float("nan")}, ValueError),
+        ({"epsilon": "x"}, TypeError),
+        ({"epsilon": None}, TypeError),
+        ({"dropout": "0.1"}, TypeError),
+        ({"attention_dropout": True}, TypeError),
+        ({"dropout": 1.0}, ValueError),
+    ],
+)
+def test_transformer_rejects_bad_epsilon_and_rates(kwargs, error):
+    argument = next(iter(kwargs))
+    with pytest.raises(error, match=f"argument {argument}"):
+        layers.TransformerEncoderBlock(2, 8, **kwargs)
+
+
+def test_transformer_accepts_a_numpy_epsilon():
+    block = layers.TransformerEncoderBlock(2, 8, epsilon=np.float32(1e-5))
+    assert type(block.epsilon) is float
+    assert layers.TransformerEncoderBlock.from_config(block.get_config()).epsilon == block.epsilon
+
+
+def test_bahdanau_decoder_with_no_steps_gives_empty_results(rng):
+    decoder = layers.BahdanauDecoder(4)
+    _, annotations, state = _decoder_inputs(rng, 2)
+    outputs = decoder(draw(rng, 2, 0, 5), annotations, state, return_attention_scores=True)
+    assert [tuple(x.shape) for x in outputs] == [(2, 0, 4), (2, 0, 6), (2, 0, 4)]
+    assert [tuple(x.shape) for x in decoder(draw(rng, 2, 0, 5), annotations, state)] == [(2, 0, 4), (2, 0, 6)]
+    symbolic = decoder(keras.Input((0, 5)), keras.Input((4, 6)), keras.Input((4,)), return_attention_scores=True)
+    assert [tuple(x.shape) for x in symbolic] == [(None, 0, 4), (None, 0, 6), (None, 0, 4)]
+
+
+@pytest.mark.parametrize(
+    "build, shape, message",
+    [
+        (
+            lambda: layers.AttentionPooling(3),
+            (None, 4, None),
+            r"argument inputs\. Expected a known last dimension \(features\)",
+        ),
+        (lambda: layers.StructuredSelfAttention(3, 2), (None, 4, None), r"known last dimension \(features\)"),
+        (lambda: layers.TransformerEncoderBlock(2, 8), (None, 4, None), r"known last dimension \(d_model\)"),
+        (lambda: layers.SqueezeExcitation(2), (None, 4, 4, None), r"known last dimension \(channels\)"),
+    ],
+)
+def test_an_unknown_last_dimension_is_named(build, shape, message):
+    with pytest.raises(ValueError, match=message):
+        build().build(shape)
+
+
+def test_dynamic_meta_embedding_names_an_unknown_embedding_size():
+    with pytest.raises(
+        ValueError, match=r"argument inputs\[1\]\. Expected a known last dimension \(the embedding size"
+    ):
+        layers.DynamicMetaEmbedding(3).build([(None, 4, 5), (None, 4, None)])
+    with pytest.raises(ValueError, match=r"argument inputs\. DynamicMetaEmbedding expects a list of at least two"):
+        layers.DynamicMetaEmbedding(3).build([(None, 4, 5)])
+
+
+def test_resnet50_attention_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match=r"argument attention.*Received: attention=5"):
+        models.resnet50(attention=5)
+    with pytest.raises(ValueError, match=r"argument attention.*Received: attention='eca'"):
+        models.resnet50(attention="eca")

@@ -198,15 +198,29 @@ def test_config_round_trip(mode):
         ({"mode": "max"}, "mode"),
         ({"temperature": 0}, "temperature"),
         ({"temperature": -1.0}, "temperature"),
-        ({"temperature": "hot"}, "temperature"),
-        ({"seed": 1.5}, "seed"),
         ({"score_mode": "cosine"}, "score_mode"),
         ({"score_mode": "dot", "units": 4}, "units"),
+        ({"seed": -1}, "seed"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, argument):
     with pytest.raises(ValueError, match=f"argument {argument}"):
         HardAttention(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [({"temperature": "hot"}, "temperature"), ({"temperature": True}, "temperature"), ({"seed": 1.5}, "seed")],
+)
+def test_arguments_of_the_wrong_type_are_type_errors(kwargs, argument):
+    with pytest.raises(TypeError, match=f"argument {argument}"):
+        HardAttention(**kwargs)
+
+
+def test_numpy_seeds_and_temperatures_are_accepted():
+    layer = HardAttention("straight_through", temperature=np.float32(0.5), seed=np.int64(3))
+    assert layer.seed == 3 and type(layer.seed) is int and layer.temperature == 0.5
+    assert HardAttention.from_config(layer.get_config()).get_config() == layer.get_config()
 
 
 def test_inputs_must_be_a_list(query_value):

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import numpy_of, saved_and_loaded
+from helpers import error_for_integer_argument, numpy_of, saved_and_loaded
 from keras import ops
 
 from attention_utils.layers import LuongAttention
@@ -185,8 +185,21 @@ def test_config_round_trip():
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, argument):
-    with pytest.raises(ValueError, match=f"argument {argument}"):
+    # A window that is not an integer (1.5, True) is a TypeError, like every other wrong type.
+    error = error_for_integer_argument(kwargs["window"]) if argument == "window" else ValueError
+    with pytest.raises(error, match=f"argument {argument}"):
         LocalAttention(**kwargs)
+
+
+def test_a_numpy_integer_window_is_an_integer(query_value):
+    layer = LocalAttention(np.int64(1))
+    assert layer.window == 1 and type(layer.window) is int
+    query, value = query_value
+    reference = LocalAttention(1)
+    reference([query, value])
+    layer([query, value])
+    layer.set_weights(reference.get_weights())
+    np.testing.assert_array_equal(numpy_of(layer([query, value])), numpy_of(reference([query, value])))
 
 
 def test_bad_inputs_name_the_argument(query_value):

@@ -292,9 +292,17 @@ def test_the_penalty_is_part_of_the_training_loss(rng):
 )
 def test_structured_bad_arguments_name_the_argument(name, kwargs):
     arguments = {"units": 5, "num_hops": 3, **kwargs}
-    error = error_for_integer_argument(kwargs[name]) if name in ("units", "num_hops") else ValueError
+    if name in ("units", "num_hops"):
+        error = error_for_integer_argument(kwargs[name])
+    else:
+        error = TypeError if isinstance(kwargs[name], str) else ValueError
     with pytest.raises(error, match=f"argument {name}"):
         StructuredSelfAttention(**arguments)
+
+
+def test_structured_accepts_a_numpy_penalty_coefficient(rng):
+    layer = StructuredSelfAttention(units=5, num_hops=3, penalty_coefficient=np.float32(0.5))
+    assert layer.penalty_coefficient == 0.5 and type(layer.penalty_coefficient) is float
 
 
 def test_structured_needs_rank_3(rng):

@@ -355,7 +355,8 @@ def test_dot_product_of_encodings_depends_on_the_offset_only():
         (lambda: sinusoidal_positional_encoding(0, 8), "length", ValueError),
         (lambda: sinusoidal_positional_encoding(4, 7), "depth", ValueError),
         (lambda: sinusoidal_positional_encoding(4.0, 8), "length", TypeError),
-        (lambda: positional_rotation(1.5, 8), "offset", ValueError),
+        (lambda: positional_rotation(1.5, 8), "offset", TypeError),
+        (lambda: positional_rotation(True, 8), "offset", TypeError),
         (lambda: positional_rotation(1, 3), "depth", ValueError),
     ],
 )

@@ -24,13 +24,7 @@ class CharVocabulary:
     PAD, START = 0, 1
 
     def __init__(self, characters):
-        characters = list(characters)
-        is_distinct = len(set(characters)) == len(characters)
-        if not characters or not is_distinct or any(not isinstance(c, str) or len(c) != 1 for c in characters):
-            raise ValueError(
-                "Invalid value for argument characters. Expected distinct single characters. "
-                f"Received: characters={characters!r}"
-            )
+        characters = check.check_characters(characters, "characters")
         self.characters = tuple(characters)
         self.tokens = ("<pad>", "<start>", *self.characters)
         self._ids = {character: index for index, character in enumerate(self.tokens) if index > self.START}
@@ -86,14 +80,8 @@ class CharVocabulary:
 
         ``ids`` of shape ``(num_texts, length)`` give a list of strings, ``(length,)`` one string.
         """
-        ids = np.asarray(ids)
-        if ids.size == 0 and ids.dtype.kind == "f":
-            ids = ids.astype("int32")  # an empty list is float to NumPy; it still spells empty texts
-        if ids.ndim not in (1, 2) or ids.dtype.kind not in "iu":
-            raise ValueError(
-                "Invalid value for argument ids. Expected integers of shape (num_texts, length) or (length,). "
-                f"Received: ids with shape {ids.shape} and dtype {ids.dtype}"
-            )
+        # An empty list is float to NumPy; it still spells empty texts.
+        ids = check.check_integer_array(ids, "ids", (1, 2), "(num_texts, length) or (length,)")
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
             raise ValueError(
                 f"Invalid value for argument ids. Expected ids from 0 to {len(self) - 1}. "

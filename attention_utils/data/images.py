@@ -61,12 +61,7 @@ def cluttered_shapes(num_images=1000, image_size=32, num_distractors=3, noise=0.
     """
     check.check_integer_at_least(num_images, "num_images", 1)
     check.check_integer_at_least(num_distractors, "num_distractors", 0)
-    is_integer = isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool)
-    if not is_integer or image_size < 16 or image_size % 8:
-        raise ValueError(
-            "Invalid value for argument image_size. Expected a multiple of 8 of at least 16. "
-            f"Received: image_size={image_size!r}"
-        )
+    check.check_integer_at_least(image_size, "image_size", 16, multiple_of=8, expected="a multiple of 8 of at least 16")
     cells_per_side = image_size // 8
     if num_distractors > cells_per_side**2 - 1:
         raise ValueError(

@@ -33,10 +33,7 @@ def digit_sequences(num_sequences=1000, length=8, task="reverse", seed=0):
     """
     check.check_integer_at_least(num_sequences, "num_sequences", 1)
     check.check_integer_at_least(length, "length", 2)
-    if task not in DIGIT_TASKS:
-        raise ValueError(
-            f"Invalid value for argument task. Expected one of {list(DIGIT_TASKS)}. Received: task={task!r}"
-        )
+    check.check_one_of(task, "task", DIGIT_TASKS)
     check.check_seed(seed)
     inputs = np.random.default_rng(seed).integers(10, size=(num_sequences, length)).astype("int32")
     targets = inputs[:, ::-1] if task == "reverse" else np.sort(inputs, axis=1)

@@ -76,9 +76,9 @@ class BaseAttention(keras.layers.Layer):
         or ``None`` when there is no mask. The result is passed to the two steps that follow."""
         score_mask = None
         if query_mask is not None:
-            score_mask = ops.expand_dims(ops.cast(query_mask, "bool"), -1)  # (batch, Tq, 1)
+            score_mask = ops.expand_dims(query_mask, -1)  # (batch, Tq, 1)
         if value_mask is not None:
-            value_mask = ops.expand_dims(ops.cast(value_mask, "bool"), -2)  # (batch, 1, Tv)
+            value_mask = ops.expand_dims(value_mask, -2)  # (batch, 1, Tv)
             score_mask = value_mask if score_mask is None else ops.logical_and(score_mask, value_mask)
         return score_mask
 
@@ -101,7 +101,7 @@ class BaseAttention(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         # The output has one row per query, so it carries the query mask on, as in Keras.
         query_mask, _ = self._split_mask(mask)
-        return None if query_mask is None else ops.convert_to_tensor(query_mask)
+        return query_mask
 
     def compute_output_shape(self, input_shape):
         query, value, _ = self._split_inputs(input_shape, "inputs")
@@ -151,7 +151,8 @@ class BaseAttention(keras.layers.Layer):
         value mask: keys and values share their positions) -> ``query_mask, value_mask``.
 
         Given ``query`` and ``key``, each mask is checked to be ``(batch_size, Tq)`` or
-        ``(batch_size, Tv)``: one entry per query or per key."""
+        ``(batch_size, Tv)``: one entry per query or per key. The masks are returned as boolean tensors;
+        a floating mask is a ``TypeError`` naming its entry (``check.as_bool_mask``)."""
         if mask is None:
             return None, None
         split_list(mask, "mask", self, (2, 3), MASK_LIST.format("[query_mask, value_mask]"), tensors=False)
@@ -161,9 +162,17 @@ class BaseAttention(keras.layers.Layer):
             query_mask = check.check_sequence_mask(query_mask, "query_mask", query, "query", "Tq")
             value_mask = check.check_sequence_mask(value_mask, "value_mask", key, "value", "Tv")
             key_mask = check.check_sequence_mask(key_mask, "key_mask", key, "key", "Tv")
+        else:
+            query_mask, value_mask, key_mask = (
+                None if entry is None else check.as_bool_mask(entry, entry_name)
+                for entry, entry_name in (
+                    (query_mask, "query_mask"),
+                    (value_mask, "value_mask"),
+                    (key_mask, "key_mask"),
+                )
+            )
         if key_mask is not None:
-            key_mask = ops.cast(key_mask, "bool")
-            value_mask = key_mask if value_mask is None else ops.logical_and(ops.cast(value_mask, "bool"), key_mask)
+            value_mask = key_mask if value_mask is None else ops.logical_and(value_mask, key_mask)
         return query_mask, value_mask
 
 
@@ -179,7 +188,8 @@ def split_list(value, name, layer, lengths, expected, tensors=True):
             integers, is refused, so that ``build`` reports ``input_shape`` of one tensor clearly.
         name: the argument's name, for error messages.
         layer: the layer, named in error messages.
-        lengths: the numbers of entries allowed.
+        lengths: the numbers of entries allowed, a container: ``(2, 3)``, or ``range(2, sys.maxsize)`` for
+            "at least two".
         expected: what the layer expects, as a phrase: ``"a list [query, value] or [query, value, key]"``.
         tensors: if ``True``, entries that are shapes (in ``build``) become symbolic tensors, so one set
             of checks serves shapes and tensors; if ``False``, entries are returned as they are.

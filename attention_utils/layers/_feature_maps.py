@@ -18,11 +18,8 @@ from attention_utils import _validation as check
 def _check_feature_map(shape, name):
     """Checks a ``(batch_size, height, width, channels)`` shape with known channels; returns channels."""
     shape = tuple(shape)
-    if len(shape) != 4 or shape[-1] is None:
-        raise ValueError(
-            f"Invalid shape for argument {name}. Expected rank 4, (batch_size, height, width, channels), "
-            f"with a known number of channels. Received: {name}.shape={shape}"
-        )
+    check.check_rank(keras.KerasTensor(shape), name, 4, "(batch_size, height, width, channels)")
+    check.check_known_last_dim(shape, name, "channels")
     return shape[-1]
 
 

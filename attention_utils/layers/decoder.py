@@ -29,7 +29,8 @@ class BahdanauDecoder(keras.layers.Layer):
     The attention comes before the RNN step and feeds it, so the steps run one after another even
     under teacher forcing: a Python loop over the ``Ty`` output steps, unrolled when the layer is
     called (so ``Ty`` must be known then; for ten steps this runs faster than a symbolic loop). Output
-    layers then predict ``y_i`` from ``s_i``, ``c_i`` and ``y_{i-1}`` (the paper's eq. 4).
+    layers then predict ``y_i`` from ``s_i``, ``c_i`` and ``y_{i-1}`` (the paper's eq. 4). With
+    ``Ty = 0`` there is no step: the outputs are empty, ``(batch_size, 0, ...)``.
 
     Args:
         units: the size of the decoder state ``s_i``, a positive integer.
@@ -79,14 +80,8 @@ class BahdanauDecoder(keras.layers.Layer):
 
     def call(self, inputs, annotations, initial_state, annotations_mask=None, return_attention_scores=False):
         self._check_shapes(inputs.shape, annotations.shape, initial_state.shape)
-        for name, x in (("inputs", inputs), ("annotations", annotations)):
-            built_dim, dim = self._built_dims[name], x.shape[-1]
-            if built_dim is not None and dim is not None and dim != built_dim:
-                raise ValueError(
-                    f"Invalid shape for argument {name}. BahdanauDecoder '{self.name}' was built for "
-                    f"{name}.shape[-1]={built_dim}, and its weights fix that size. "
-                    f"Received: {name}.shape={tuple(x.shape)}"
-                )
+        for name, x, dim_name in (("inputs", inputs, "input_dim"), ("annotations", annotations, "annotation_dim")):
+            check.check_built_features(self, x, name, self._built_dims[name], dim_name)
         annotations_mask = check.check_sequence_mask(
             annotations_mask, "annotations_mask", annotations, "annotations", "Tx"
         )
@@ -104,10 +99,23 @@ class BahdanauDecoder(keras.layers.Layer):
             states.append(state)
             contexts.append(context)
             weights.append(ops.squeeze(step_weights, 1))
+        if not states:  # Ty = 0: no step to take, empty results of the documented shapes
+            return self._no_steps(inputs, annotations, initial_state, return_attention_scores)
         outputs = (ops.stack(states, axis=1), ops.stack(contexts, axis=1))
         if return_attention_scores:
             return (*outputs, ops.stack(weights, axis=1))
         return outputs
+
+    def _no_steps(self, inputs, annotations, initial_state, return_attention_scores):
+        """Zeros ``(batch_size, 0, units)``, ``(batch_size, 0, annotation_dim)`` and ``(batch_size, 0, Tx)``,
+        by broadcasting, so that an unknown batch size works too."""
+        no_steps = ops.cast(ops.zeros_like(inputs[:, :, :1]), self.compute_dtype)  # (batch, 0, 1)
+        states = no_steps * ops.cast(ops.zeros_like(initial_state)[:, None, :], self.compute_dtype)
+        contexts = no_steps * ops.cast(ops.zeros_like(annotations[:, :1, :]), self.compute_dtype)
+        if return_attention_scores:
+            weights = no_steps * ops.cast(ops.zeros_like(annotations[:, None, :, 0]), self.compute_dtype)
+            return states, contexts, weights
+        return states, contexts
 
     def _check_shapes(self, inputs_shape, annotations_shape, initial_state_shape):
         inputs, annotations, initial_state = (

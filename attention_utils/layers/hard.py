@@ -6,7 +6,6 @@ train the scores anyway: ``reinforce_loss``, the score-function estimator Xu et 
 """
 
 import keras
-import numpy as np
 from keras import ops
 
 from attention_utils import _validation as check
@@ -61,7 +60,7 @@ class HardAttention(LuongAttention):
         temperature: for ``"straight_through"`` only, a positive number ``tau``: the temperature of the
             soft sample whose gradient is used. Lower is closer to the hard sample, with noisier
             gradients.
-        seed: an optional integer seed for the sampling modes.
+        seed: an optional non-negative integer seed for the sampling modes.
         **kwargs: base layer arguments, such as ``name`` and ``dtype``.
 
     Call arguments:
@@ -80,17 +79,10 @@ class HardAttention(LuongAttention):
     def __init__(self, mode="sample", score_mode="concat", units=None, temperature=1.0, seed=None, **kwargs):
         super().__init__(score_mode=score_mode, units=units, **kwargs)
         check.check_one_of(mode, "mode", MODES)
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, (int, float))
-            or not (np.isfinite(temperature) and temperature > 0)
-        ):
-            raise ValueError(
-                "Invalid value for argument temperature. Expected a positive, finite number. "
-                f"Received: temperature={temperature!r}"
-            )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"Invalid value for argument seed. Expected an integer or None. Received: seed={seed!r}")
+        check.check_positive_finite(temperature, "temperature")
+        if seed is not None:
+            check.check_seed(seed, expected="a non-negative integer or None")
+            seed = int(seed)  # a NumPy integer is stored as a Python int, for get_config
         self.mode = mode
         self.temperature = float(temperature)
         self.seed = seed
@@ -110,7 +102,7 @@ class HardAttention(LuongAttention):
     def _select(self, probabilities):
         """One-hot ``(batch, Tq, Tv)`` selection from the probabilities, per ``self.mode``."""
         allowed = probabilities > 0  # masked keys (and underflowed ones) can never be chosen
-        lowest = _lowest(probabilities.dtype)
+        lowest = check.lowest_float(probabilities.dtype)
         logits = ops.where(allowed, ops.log(ops.where(allowed, probabilities, 1.0)), lowest)
         if self.mode != "argmax":
             # Gumbel-max: argmax(log alpha + g), g = -log(-log u), is a sample from Multinoulli(alpha).
@@ -129,16 +121,6 @@ class HardAttention(LuongAttention):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode, "temperature": self.temperature, "seed": self.seed}
-
-
-def _lowest(dtype):
-    """The lowest finite value of a float dtype, bfloat16 included (``numpy.finfo`` has no bfloat16)."""
-    dtype = keras.backend.standardize_dtype(dtype)
-    if dtype == "bfloat16":
-        import ml_dtypes
-
-        return float(ml_dtypes.finfo(ml_dtypes.bfloat16).min)
-    return float(np.finfo(dtype).min)
 
 
 def reinforce_loss(probabilities, selection, reward, baseline=0.0):

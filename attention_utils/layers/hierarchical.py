@@ -61,12 +61,8 @@ class AttentionPooling(keras.layers.Layer):
     def build(self, input_shape):
         inputs = keras.KerasTensor(tuple(input_shape))
         check.check_rank_at_least(inputs, "inputs", 3, "(batch_size, ..., T, features)")
+        check.check_known_last_dim(inputs, "inputs")
         features = input_shape[-1]
-        if features is None:
-            raise ValueError(
-                "Invalid shape for argument inputs. Expected a known last dimension (features). "
-                f"Received: inputs.shape={tuple(input_shape)}"
-            )
         self.kernel = self.add_weight(name="kernel", shape=(features, self.units), initializer="glorot_uniform")
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
         self.context_vector = self.add_weight(name="context_vector", shape=(self.units,), initializer="glorot_uniform")
@@ -78,8 +74,8 @@ class AttentionPooling(keras.layers.Layer):
         hidden = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)  # u_t = tanh(W h_t + b)
         scores = ops.matmul(hidden, self.context_vector)  # e_t = u_t^T u_w: (batch_size, ..., T)
         if mask is not None:
-            mask = ops.convert_to_tensor(mask)
-            _check_mask_shape(mask, inputs)
+            mask = check.as_bool_mask(mask, "mask")
+            check.check_mask_matches(mask, "mask", inputs, "inputs")
         weights = masked_softmax(scores, mask)
         pooled = ops.sum(ops.expand_dims(weights, -1) * inputs, axis=-2)  # s = sum_t alpha_t h_t
         if return_attention_scores:
@@ -89,7 +85,7 @@ class AttentionPooling(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         if mask is None or len(inputs.shape) < 4:
             return None  # the output of a rank-3 input is one vector per example: nothing left to mask
-        return ops.any(ops.cast(mask, "bool"), axis=-1)
+        return ops.any(check.as_bool_mask(mask, "mask"), axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-2], input_shape[-1])
@@ -103,16 +99,3 @@ class AttentionPooling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
-
-
-def _check_mask_shape(mask, inputs):
-    """Raises ``ValueError`` unless ``mask`` has the shape ``inputs.shape[:-1]`` (unknown dims pass)."""
-    mask_shape, expected = tuple(mask.shape), tuple(inputs.shape)[:-1]
-    fits = len(mask_shape) == len(expected) and all(
-        a is None or b is None or a == b for a, b in zip(mask_shape, expected)
-    )
-    if not fits:
-        raise ValueError(
-            f"Invalid shape for argument mask. Expected one entry per position, the shape {expected} of "
-            f"inputs.shape[:-1]. Received: mask.shape={mask_shape}, inputs.shape={tuple(inputs.shape)}"
-        )

@@ -98,11 +98,8 @@ class LocalAttention(LuongAttention):
         super().__init__(score_mode=score_mode, units=units, **kwargs)
         check.check_one_of(mode, "mode", MODES)
         minimum = 1 if mode == "predictive" else 0
-        if isinstance(window, bool) or not isinstance(window, int) or window < minimum:
-            raise ValueError(
-                f"Invalid value for argument window. Expected an integer >= {minimum} for mode={mode!r}. "
-                f"Received: window={window!r}"
-            )
+        check.check_integer_at_least(window, "window", minimum, expected=f"an integer >= {minimum} for mode={mode!r}")
+        window = int(window)  # a NumPy integer is stored as a Python int, for get_config
         if mode == "predictive":
             if position_units is not None:
                 check.check_integer_at_least(position_units, "position_units", 1)
@@ -176,7 +173,7 @@ class LocalAttention(LuongAttention):
             key_is_real = _gather_positions(ops.expand_dims(ops.cast(value_mask, "int32"), -1), safe)[..., 0]
             window_mask = ops.logical_and(window_mask, key_is_real > 0)
         if query_mask is not None:
-            window_mask = ops.logical_and(window_mask, ops.expand_dims(ops.cast(query_mask, "bool"), -1))
+            window_mask = ops.logical_and(window_mask, ops.expand_dims(query_mask, -1))
         return positions, window_mask
 
     def get_config(self):

@@ -14,9 +14,6 @@ SCORES = {"dot": (), "bilinear": ("w",), "additive": ("w_query", "w_key", "v")}
 """The registry's scores a Luong layer computes, by canonical name, with the attributes holding their
 parameters, in the order of ``Score.parameters``."""
 
-SCORE_MODES = tuple(sorted(name for score in SCORES for name in (score, *score_functions.REGISTRY[score].aliases)))
-"""Every name ``score_mode`` accepts: the canonical names and Luong et al.'s."""
-
 
 @keras.saving.register_keras_serializable(package="attention_utils")
 class LuongAttention(BaseAttention):

@@ -1,9 +1,12 @@
 """Dynamic meta-embeddings (Kiela et al. 2018): attention over several embeddings of the same token."""
 
+import sys
+
 import keras
 from keras import ops
 
 from attention_utils import _validation as check
+from attention_utils.layers._base import split_list
 
 
 @keras.saving.register_keras_serializable(package="attention_utils")
@@ -52,14 +55,10 @@ class DynamicMetaEmbedding(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        embeddings = _check_embeddings(input_shape)
+        embeddings = _check_embeddings(input_shape, self)
         self.projections, self.projection_biases = [], []
         for index, embedding in enumerate(embeddings):
-            if embedding.shape[-1] is None:
-                raise ValueError(
-                    f"Invalid shape for argument inputs[{index}]. Expected a known embedding size d_i. "
-                    f"Received: inputs[{index}].shape={embedding.shape}"
-                )
+            check.check_known_last_dim(embedding, f"inputs[{index}]", "the embedding size d_i")
             self.projections.append(
                 self.add_weight(
                     name=f"projection_{index}", shape=(embedding.shape[-1], self.units), initializer="glorot_uniform"
@@ -74,7 +73,7 @@ class DynamicMetaEmbedding(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, mask=None, return_attention_scores=False):
-        embeddings = _check_embeddings(inputs)
+        embeddings = _check_embeddings(inputs, self)
         if len(embeddings) != len(self.projections):
             raise ValueError(
                 f"Invalid value for argument inputs. This layer was built for {len(self.projections)} "
@@ -99,7 +98,8 @@ class DynamicMetaEmbedding(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         if mask is None:
             return None
-        masks = [ops.cast(m, "bool") for m in (mask if isinstance(mask, (list, tuple)) else [mask]) if m is not None]
+        masks = mask if isinstance(mask, (list, tuple)) else [mask]
+        masks = [check.as_bool_mask(m, f"mask[{index}]") for index, m in enumerate(masks) if m is not None]
         if not masks:
             return None
         combined = masks[0]
@@ -111,7 +111,7 @@ class DynamicMetaEmbedding(keras.layers.Layer):
         return (*tuple(input_shape[0])[:-1], self.units)
 
     def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
-        embeddings = _check_embeddings(inputs)
+        embeddings = _check_embeddings(inputs, self)
         meta_embedding = keras.KerasTensor((*embeddings[0].shape[:-1], self.units), dtype=self.compute_dtype)
         if return_attention_scores:
             weights_shape = (*embeddings[0].shape[:-1], len(embeddings))
@@ -122,19 +122,15 @@ class DynamicMetaEmbedding(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-def _check_embeddings(inputs):
+def _check_embeddings(inputs, layer):
     """A list of at least two ``(batch_size, T, d_i)`` tensors (or shapes) with the same ``T``."""
-    if (
-        not isinstance(inputs, (list, tuple))
-        or len(inputs) < 2
-        or all(dim is None or isinstance(dim, int) for dim in inputs)
-    ):
-        received = f"a tensor of shape {tuple(inputs.shape)}" if hasattr(inputs, "shape") else repr(inputs)
-        raise ValueError(
-            "Invalid value for argument inputs. DynamicMetaEmbedding expects a list of at least two "
-            f"embeddings [w_1, ..., w_n] of shapes (batch_size, T, d_i). Received: inputs={received}"
-        )
-    embeddings = [x if hasattr(x, "shape") else keras.KerasTensor(tuple(x)) for x in inputs]
+    embeddings = split_list(
+        inputs,
+        "inputs",
+        layer,
+        range(2, sys.maxsize),
+        "a list of at least two embeddings [w_1, ..., w_n] of shapes (batch_size, T, d_i)",
+    )
     for index, embedding in enumerate(embeddings):
         check.check_rank(embedding, f"inputs[{index}]", 3, "(batch_size, T, d_i)")
         check.check_dims_match(

@@ -87,15 +87,7 @@ class StructuredSelfAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         check.check_integer_at_least(units, "units", 1)
         check.check_integer_at_least(num_hops, "num_hops", 1)
-        if (
-            isinstance(penalty_coefficient, bool)
-            or not isinstance(penalty_coefficient, (int, float))
-            or not (0 <= penalty_coefficient < float("inf"))
-        ):
-            raise ValueError(
-                "Invalid value for argument penalty_coefficient. Expected a finite number >= 0. "
-                f"Received: penalty_coefficient={penalty_coefficient!r}"
-            )
+        check.check_non_negative_number(penalty_coefficient, "penalty_coefficient")
         self.units, self.num_hops = units, num_hops
         self.penalty_coefficient = float(penalty_coefficient)
         self.supports_masking = True
@@ -103,11 +95,7 @@ class StructuredSelfAttention(keras.layers.Layer):
     def build(self, input_shape):
         inputs = keras.KerasTensor(tuple(input_shape))
         check.check_rank(inputs, "inputs", 3, "(batch_size, n, features)")
-        if input_shape[-1] is None:
-            raise ValueError(
-                "Invalid shape for argument inputs. Expected a known last dimension (features). "
-                f"Received: inputs.shape={tuple(input_shape)}"
-            )
+        check.check_known_last_dim(inputs, "inputs")
         # Stored transposed, so that H W_s1^T and (.) W_s2^T are plain matmuls over the feature axis.
         self.w_s1 = self.add_weight(name="w_s1", shape=(input_shape[-1], self.units), initializer="glorot_uniform")
         self.w_s2 = self.add_weight(name="w_s2", shape=(self.units, self.num_hops), initializer="glorot_uniform")
@@ -119,10 +107,10 @@ class StructuredSelfAttention(keras.layers.Layer):
         hidden = ops.tanh(ops.matmul(inputs, self.w_s1))  # (W_s1 H^T)^T: (batch_size, n, units)
         scores = ops.swapaxes(ops.matmul(hidden, self.w_s2), -1, -2)  # W_s2 tanh(.): (batch_size, r, n)
         if mask is not None:
-            mask = ops.convert_to_tensor(mask)
+            mask = check.as_bool_mask(mask, "mask")
             check.check_rank(mask, "mask", 2, "(batch_size, n), one entry per position")
             check.check_dims_match(mask, "mask", -1, inputs, "inputs", -2, "one mask entry per position")
-            mask = ops.expand_dims(ops.cast(mask, "bool"), -2)  # the same positions masked in every hop
+            mask = ops.expand_dims(mask, -2)  # the same positions masked in every hop
         attention = masked_softmax(scores, mask)  # A: (batch_size, r, n)
         if self.penalty_coefficient > 0:
             self.add_loss(self.penalty_coefficient * frobenius_penalty(attention))

@@ -142,7 +142,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         attention_dropout: the dropout rate on the attention weights, in ``[0, 1)``.
         activation: the feed-forward network's activation; the paper uses ``"relu"``.
         norm_first: ``False`` (the default) for post-LN as in the paper, ``True`` for pre-LN; a bool.
-        epsilon: the layer normalisation's small constant.
+        epsilon: the layer normalisation's small constant, a positive, finite number.
         **kwargs: base layer arguments, such as ``name`` and ``dtype``; the sub-layers follow the
             block's dtype policy.
 
@@ -179,6 +179,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         check.check_rate(dropout, "dropout")
         check.check_rate(attention_dropout, "attention_dropout")
         check.check_bool(norm_first, "norm_first")
+        check.check_positive_finite(epsilon, "epsilon")
         norm_first = bool(norm_first)
         try:
             self.activation = keras.activations.get(activation)
@@ -189,17 +190,13 @@ class TransformerEncoderBlock(keras.layers.Layer):
             ) from error
         self.num_heads, self.ff_dim, self.key_dim = num_heads, ff_dim, key_dim
         self.dropout, self.attention_dropout = dropout, attention_dropout
-        self.norm_first, self.epsilon = norm_first, epsilon
+        self.norm_first, self.epsilon = norm_first, float(epsilon)
         self.supports_masking = True
 
     def build(self, input_shape):
         check.check_rank(keras.KerasTensor(tuple(input_shape)), "inputs", 3, "(batch_size, T, d_model)")
+        check.check_known_last_dim(input_shape, "inputs", "d_model")
         d_model = input_shape[-1]
-        if d_model is None:
-            raise ValueError(
-                "Invalid shape for argument inputs. Expected a known last dimension d_model. "
-                f"Received: inputs.shape={tuple(input_shape)}"
-            )
         if self.key_dim is None and d_model % self.num_heads:
             raise ValueError(
                 f"Invalid value for argument num_heads. Expected a divisor of d_model={d_model} (each head "
@@ -271,14 +268,14 @@ class TransformerEncoderBlock(keras.layers.Layer):
         """Combines a padding mask ``(batch, T)`` and an ``attention_mask`` into one ``(batch, T, T)``
         mask, or ``None`` when neither is given. (``MultiHeadAttention`` adds the causal mask.)"""
         if attention_mask is not None:
-            attention_mask = ops.cast(attention_mask, "bool")
+            attention_mask = check.as_bool_mask(attention_mask, "attention_mask")
             scores_shape = keras.KerasTensor((inputs.shape[0], inputs.shape[1], inputs.shape[1]))
             check.check_broadcasts_to(attention_mask, "attention_mask", scores_shape, "scores")
         if mask is None:
             return attention_mask
+        mask = check.as_bool_mask(mask, "mask")
         check.check_rank(mask, "mask", 2, "(batch_size, T), True at the positions that are not padding")
         check.check_dims_match(mask, "mask", 1, inputs, "inputs", 1, "one mask entry per position")
-        mask = ops.cast(mask, "bool")
         padding_mask = ops.logical_and(mask[:, :, None], mask[:, None, :])  # query i and key j are real
         if attention_mask is None:
             return padding_mask
