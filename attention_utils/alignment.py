@@ -114,16 +114,13 @@ def sparsemax(scores, mask=None, axis=-1):
         Weights of the shape and dtype of ``scores``, each row with an unmasked position summing to 1.
     """
     scores = check.as_float_tensor(scores, "scores")
-    if mask is None:
-        if check.has_no_elements(scores):  # an empty batch or no queries: nothing to normalise
-            return scores  # (empty, as above)
-        mask = ops.ones_like(scores, dtype="bool")
-    else:
+    if mask is not None:
         mask = check.as_bool_mask(mask)
         check.check_broadcasts_to(mask, "mask", scores, "scores")
-        if check.has_no_elements(scores):  # an empty batch or no queries: nothing to normalise
-            return scores  # (empty, as above)
-        mask = ops.logical_and(mask, ops.ones_like(scores, dtype="bool"))  # broadcast to the scores' shape
+    if check.has_no_elements(scores):  # an empty batch or no queries: nothing to normalise
+        return scores  # (empty, as above)
+    everywhere = ops.ones_like(scores, dtype="bool")
+    mask = everywhere if mask is None else ops.logical_and(mask, everywhere)  # broadcast to the scores' shape
     # Sparsemax ignores a shift of every score, so shift the largest unmasked score to 0: the cumulative
     # sums below then stay small and exact. Masked scores become -2: the threshold is at least
     # max(z) - 1 = -1, so they fall below it and stay out of the support.

@@ -36,7 +36,7 @@ def _check_nonempty_map(shape, name):
 def _max(x, axis, keepdims=False):
     """``ops.max``, except that an empty batch gives an empty result: the eager ``ops.max`` of an empty
     tensor raises. (The reduced axes are never empty: ``_check_nonempty_map`` sees to that.)"""
-    if 0 in tuple(x.shape):
+    if check.has_no_elements(x):
         return ops.sum(x, axis=axis, keepdims=keepdims)
     return ops.max(x, axis=axis, keepdims=keepdims)
 
