@@ -147,3 +147,24 @@ def test_a_notebook_that_trains_does_not_compare_its_training_log(path):
             assert "nbval-ignore-output" in cell.metadata.get("tags", []), (
                 f"{path.name}: a cell that trains and prints is compared by nbval:\n{cell.source[:300]}"
             )
+
+
+@pytest.mark.parametrize("path", [path for path in NOTEBOOKS if path.name[:2] != "00"], ids=lambda p: p.name)
+def test_solutions_come_last_after_the_references(path):
+    # On GitHub and nbviewer no cell is collapsed: a solution right after its exercise is read before the
+    # learner has tried. Exercises, then references, then the solutions under their own heading.
+    cells = read(path).cells
+    headings = [index for index, cell in enumerate(cells) if cell.cell_type == "markdown"]
+    exercises = [i for i in headings if "## Exercises" in cells[i].source]
+    references = [i for i in headings if cells[i].source.startswith("## References")]
+    solutions = [i for i in headings if cells[i].source.startswith("## Solutions")]
+    assert len(exercises) == len(references) == len(solutions) == 1, (
+        f"{path.name}: needs one '## Exercises', one '## References' and one '## Solutions' section"
+    )
+    assert exercises[0] < references[0] < solutions[0], f"{path.name}: order must be exercises, references, solutions"
+    tagged = [i for i, cell in enumerate(cells) if "solution" in cell.metadata.get("tags", [])]
+    assert tagged and min(tagged) > solutions[0], f"{path.name}: a solution cell comes before '## Solutions'"
+    after = cells[solutions[0] + 1 :]
+    assert all(cell.cell_type == "markdown" or "solution" in cell.metadata.get("tags", []) for cell in after), (
+        f"{path.name}: every code cell under '## Solutions' is tagged 'solution'"
+    )

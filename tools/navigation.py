@@ -80,7 +80,8 @@ def index_notebook(rows, paths, notebooks):
             "broke.\n"
             "- *Reuse* the helper package: `import attention_utils as au` gives the score functions, the "
             "masked softmax, `au.attend`, the layers, the plots and the data generators the notebooks use.\n"
-            "- Each notebook ends with exercises; their worked solutions are in collapsed cells.\n\n"
+            "- Each notebook ends with exercises, then its references, then the worked solutions, so that reading "
+            "on from the exercises does not show their answers first.\n\n"
             f"[Start with {title_of(notebooks[0], first)} →]({first.name})"
         ),
         nbformat.v4.new_markdown_cell(
