@@ -3,6 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
+from matplotlib.ticker import MaxNLocator
 
 
 def show_heatmaps(
@@ -23,7 +24,8 @@ def show_heatmaps(
             range spans the finite values; NaN and infinite cells are drawn blank.
         xlabel, ylabel: axis labels, written on the bottom row and the left column.
         titles: optional list of ``num_cols`` titles, one per column.
-        xticklabels, yticklabels: optional token labels for the keys and the queries.
+        xticklabels, yticklabels: optional token labels for the keys and the queries; without them the
+            ticks are the positions, whole numbers only.
         figsize: defaults to 2.5 inches per panel.
         cmap: a Matplotlib colour map; sequential maps read best for weights in ``[0, 1]``.
 
@@ -66,10 +68,15 @@ def show_heatmaps(
                 ax.set_ylabel(ylabel)
             if titles is not None and row == 0:
                 ax.set_title(titles[col])
+            # Positions are whole numbers: without labels, ticks fall on integers only (never 2.5).
             if xticklabels is not None:
                 ax.set_xticks(range(num_keys), xticklabels, rotation=90)
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if yticklabels is not None:
                 ax.set_yticks(range(num_queries), yticklabels)
+            else:
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(image, ax=axes, shrink=0.6)
     return fig
 

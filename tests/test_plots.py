@@ -37,6 +37,16 @@ def test_labels_titles_and_token_labels():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y", "z"]
 
 
+@pytest.mark.parametrize("num_positions", [3, 10, 37])
+def test_without_token_labels_the_ticks_are_whole_positions(num_positions):
+    figure = show_heatmaps(np.ones((num_positions, num_positions)))
+    figure.canvas.draw()
+    ax = figure.axes[0]
+    for ticks in (ax.get_xticks(), ax.get_yticks()):
+        shown = ticks[(ticks >= 0) & (ticks <= num_positions - 1)]
+        assert len(shown) >= 2 and (shown == np.round(shown)).all(), ticks
+
+
 def test_wrong_rank_names_the_argument_and_shape():
     with pytest.raises(ValueError, match=r"argument matrices.*matrices.shape=\(5,\)"):
         show_heatmaps(np.ones(5))
