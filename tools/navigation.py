@@ -80,6 +80,8 @@ def index_notebook(rows, paths, notebooks):
             "broke.\n"
             "- *Reuse* the helper package: `import attention_utils as au` gives the score functions, the "
             "masked softmax, `au.attend`, the layers, the plots and the data generators the notebooks use.\n"
+            "- *The original material*, where a notebook mentions it, is the older TensorFlow 2.5 notebook on "
+            "attention this series grew out of; where it was wrong, the notebooks say what and why.\n"
             "- Each notebook ends with exercises, then its references, then the worked solutions, so that reading "
             "on from the exercises does not show their answers first.\n\n"
             f"[Start with {title_of(notebooks[0], first)} →]({first.name})"
