@@ -240,7 +240,8 @@ def projected(query, key, w_query, w_key, scale=None):
     It is also a low-rank bilinear score: ``(q W_q) . (k W_k) = q^T (W_q W_k^T) k``, the ``bilinear``
     score with ``W = W_q W_k^T``, a matrix of rank at most ``units`` held in
     ``units * (d_query + d_key)`` parameters instead of ``d_query * d_key``. Pass ``scale=1.0`` for it.
-    Unless ``W_q = W_k``, the score is not symmetric in ``q`` and ``k``.
+    It is symmetric in ``q`` and ``k`` exactly when ``W_q W_k^T`` is: ``W_q = W_k`` is one such case,
+    ``W_k = W_q A`` with ``A`` symmetric another.
 
     Weights of rank 3 hold one projection per head: the scores then gain a heads axis before ``Tq``,
     in the layout of Keras's ``MultiHeadAttention``, ``(batch, num_heads, Tq, Tk)``.
