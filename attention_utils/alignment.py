@@ -19,8 +19,9 @@ def masked_softmax(scores, mask=None, axis=-1, *, temperature=1.0):
     ``weights_i = mask_i exp(s_i / T - m) / sum_j mask_j exp(s_j / T - m)``, with ``T`` the temperature
     and ``m`` the largest unmasked ``s_j / T``, subtracted so that ``exp`` cannot overflow. A row in
     which every position is masked has nothing to attend to and gets all-zero weights, never NaN.
-    (``keras.layers.Attention`` subtracts ``1e9`` from masked scores and so gives such a row uniform
-    weights; filling masked scores with ``-inf`` would give NaN.)
+    (``keras.layers.Attention`` subtracts ``1e9`` from masked scores: in float32 that rounds scores with
+    ``|s| <= 32`` to the same number, so such a row gets uniform weights, but larger scores survive and
+    the row gets the unmasked weights. Filling masked scores with ``-inf`` would give NaN.)
 
     A temperature below 1 sharpens the weights towards the one-hot vector of the largest score (hard
     attention, reached as ``T -> 0``); above 1 it flattens them towards uniform (``T -> inf``).

@@ -1,12 +1,16 @@
 """What Keras 3.15 does that the notebooks teach as version-specific: the canary for a Keras upgrade.
 
 Notebook 05 shows these behaviours and asserts them (section 10: `MultiHeadAttention`'s two code paths;
-section 12: three quirks that look like bugs), and notebook 03 relies on `Attention`'s fully masked row.
-They hold for the pinned Keras; `make test-latest` runs this file on the newest Keras. A failure here is
-not a bug in attention_utils: it says that Keras changed, and which notebook section to rewrite.
+section 12: three quirks), and notebook 03 shows `Attention`'s fully masked row (section 4: float32 and
+float16 rounding) and the bug of `keras.ops.sparsemax` (section 6). They hold for the pinned Keras;
+`make test-latest` runs this file on the newest Keras. A failure here is not a bug in attention_utils: it
+says that Keras changed, and which notebook section to rewrite.
 """
 
+from unittest import mock
+
 import keras
+import keras.src.ops
 import numpy as np
 import pytest
 from helpers import numpy_of
@@ -111,7 +115,35 @@ def test_mha_with_dropout_takes_the_softmax_path_in_training_and_in_inference(tr
     )
 
 
-# Keras 3.15 quirks (notebook 05, section 12)
+def test_mha_with_more_than_one_position_axis_takes_the_softmax_path():
+    # The third condition in _compute_attention: a projected query that is not 4-dimensional (inputs with two
+    # position axes, here an image's height and width) never goes to ops.dot_product_attention, so a fully
+    # masked query outputs b^O even when no weights are asked for.
+    image = np.random.default_rng(0).normal(size=(1, 2, 3, D)).astype("float32")  # (batch, H, W, channels)
+    mask = np.ones((1, 2, 3, 2, 3), bool)  # (batch, query H, query W, key H, key W)
+    mask[0, 0, 0] = False  # the query at (0, 0) may attend to no key
+    layer = multi_head_attention(attention_axes=(1, 2))
+    output = numpy_of(layer(image, image, attention_mask=mask))
+    np.testing.assert_array_equal(
+        output[0, 0, 0],
+        layer.output_dense.bias.numpy(),
+        err_msg=no_longer("takes the softmax path for attention over two axes", "notebook 05 section 10"),
+    )
+
+
+def test_mha_with_only_a_causal_mask_builds_no_mask_and_passes_is_causal():
+    # MultiHeadAttention looks ops.dot_product_attention up in keras.src.ops at call time: spy on it there.
+    sequence = np.random.default_rng(0).normal(size=(2, 5, D)).astype("float32")
+    layer = multi_head_attention()
+    with mock.patch.object(keras.src.ops, "dot_product_attention", wraps=keras.src.ops.dot_product_attention) as spy:
+        layer(sequence, sequence, use_causal_mask=True)
+    assert spy.call_count == 1, no_longer("calls ops.dot_product_attention once", "notebook 05 section 10")
+    assert spy.call_args.kwargs["is_causal"] and spy.call_args.kwargs["mask"] is None, no_longer(
+        "passes is_causal=True and no mask when the causal mask is the only one", "notebook 05 section 10"
+    )
+
+
+# Keras 3.15 quirks (notebook 05, sections 10 and 12)
 
 
 def test_mha_symbolic_weights_have_the_query_length_twice():
@@ -123,16 +155,45 @@ def test_mha_symbolic_weights_have_the_query_length_twice():
     )
 
 
-def test_mha_takes_the_mask_off_an_input_it_shares_with_another_layer():
-    # Notebook 05's model: Attention and MultiHeadAttention read the same embedded tensor, and
-    # MultiHeadAttention runs first, so Attention finds no mask and attends to the padding.
+def test_mha_takes_the_mask_off_the_tensor_it_reads():
+    embedded = embedded_tokens()
+    assert getattr(embedded, "_keras_mask", None) is not None  # where Keras 3.15 keeps a tensor's mask
+    multi_head_attention()(embedded, embedded)
+    assert getattr(embedded, "_keras_mask", None) is None, no_longer(
+        "takes the mask off the tensor it reads", "notebook 05 sections 10 and 12.2"
+    )
+
+
+def attention_weights_next_to_mha(attention_first_in_outputs):
+    """Notebook 05's model: Attention and MultiHeadAttention read the same embedded tensor. Returns
+    Attention's weights, with its output listed before or after MultiHeadAttention's."""
     tokens = keras.Input((5,), dtype="int32")
     embedded = keras.layers.Embedding(10, D, mask_zero=True)(tokens)
     _, dot_weights = keras.layers.Attention()([embedded, embedded], return_attention_scores=True)
     _, mha_weights = keras.layers.MultiHeadAttention(2, 2)(embedded, embedded, return_attention_scores=True)
-    dot_weights_in_both, _ = map(numpy_of, keras.Model(tokens, [dot_weights, mha_weights])(TOKEN_IDS))
-    assert (dot_weights_in_both[0][:, PADDED[0]] > 0).all(), no_longer(
+    outputs = [dot_weights, mha_weights] if attention_first_in_outputs else [mha_weights, dot_weights]
+    results = [numpy_of(result) for result in keras.Model(tokens, outputs)(TOKEN_IDS)]
+    return results[0] if attention_first_in_outputs else results[1]
+
+
+def test_mha_takes_the_mask_off_an_input_it_shares_with_another_layer():
+    # Which of the two layers runs first is the functional model's choice, so both orders of the outputs are
+    # tried: in one of them MultiHeadAttention runs first, and Attention finds no mask and attends to padding.
+    padding_weight = [attention_weights_next_to_mha(first)[0][:, PADDED[0]] for first in (True, False)]
+    assert any((weight > 0).all() for weight in padding_weight), no_longer(
         "takes the mask off an input shared with another layer", "notebook 05 section 12.2"
+    )
+
+
+def test_the_order_of_the_model_outputs_decides_which_layer_loses_the_mask():
+    # Notebook 05 section 12.2 says which order: with outputs [Attention's, MultiHeadAttention's],
+    # MultiHeadAttention runs first; swapped, Attention keeps its mask.
+    where = "notebook 05 section 12.2 (which order of the outputs loses the mask)"
+    assert (attention_weights_next_to_mha(True)[0][:, PADDED[0]] > 0).all(), no_longer(
+        "runs MultiHeadAttention first when Attention's output is listed first", where
+    )
+    assert (attention_weights_next_to_mha(False)[0][:, PADDED[0]] == 0).all(), no_longer(
+        "runs Attention first when MultiHeadAttention's output is listed first", where
     )
 
 
@@ -150,8 +211,22 @@ def test_mha_overwrites_an_explicit_query_mask(rng):
 # Attention's large negative bias (notebook 03 section 4, notebook 05 section 11)
 
 
-def test_attention_gives_a_fully_masked_row_uniform_weights(rng):
+def fully_masked_row_weights(row_scores, dtype="float32"):
+    """keras.layers.Attention's weights for one query whose keys are all masked. The query is 1 and the keys
+    are one-dimensional, so the dot-product scores are the keys themselves."""
+    keys = np.array(row_scores, dtype).reshape(1, -1, 1)
+    _, weights = keras.layers.Attention(dtype=dtype)(
+        [np.ones((1, 1, 1), dtype), keys], mask=[None, np.zeros((1, keys.shape[1]), bool)], return_attention_scores=True
+    )
+    return numpy_of(weights)[0, 0]
+
+
+def test_attention_gives_a_fully_masked_row_of_small_scores_uniform_weights(rng):
+    """Uniform only because the scores are small. Keras subtracts 1e9 from every masked score, and shift
+    invariance alone would give the unmasked softmax; but consecutive float32 numbers near 1e9 are 64 apart,
+    so s - 1e9 rounds to exactly -1e9 whenever |s| <= 32, and every score of the row becomes the same."""
     query, value = rng.normal(size=(2, 3, D)).astype("float32"), rng.normal(size=(2, 5, D)).astype("float32")
+    assert np.abs(query @ np.swapaxes(value, 1, 2)).max() <= 32
     nothing_to_attend = np.array([[False] * 5, [True] * 5])
     _, weights = keras.layers.Attention()([query, value], mask=[None, nothing_to_attend], return_attention_scores=True)
     np.testing.assert_allclose(
@@ -159,7 +234,48 @@ def test_attention_gives_a_fully_masked_row_uniform_weights(rng):
         1 / 5,
         atol=1e-6,
         err_msg=no_longer(
-            "gives a fully masked row uniform weights in keras.layers.Attention",
+            "gives a fully masked row of small scores uniform weights in keras.layers.Attention",
             "notebook 03 section 4 and notebook 05 section 11",
         ),
+    )
+
+
+def test_attention_gives_a_fully_masked_row_of_scores_far_apart_their_unmasked_weights():
+    # 100 - 1e9 and -100 - 1e9 round to -1e9 + 128 and -1e9 - 128 in float32: the order survives, and the
+    # row gets the one-hot weights of the unmasked softmax, not uniform ones.
+    np.testing.assert_allclose(
+        fully_masked_row_weights([100.0, 0.0, -100.0]),
+        [1.0, 0.0, 0.0],
+        atol=1e-6,
+        err_msg=no_longer(
+            "subtracts 1e9 in float32 from a fully masked row (scores 100 apart)", "notebook 03 section 4"
+        ),
+    )
+
+
+def test_attention_in_float16_gives_a_fully_masked_row_nan_once_every_score_is_at_most_minus_16():
+    # Keras subtracts 65504 in float16, where numbers near 65504 are 32 apart: s - 65504 rounds to -65504 for
+    # |s| < 16 (a uniform row) and past the largest float16 to -inf for s <= -16 (a NaN row).
+    where = "notebook 03 section 4 (float16)"
+    np.testing.assert_allclose(
+        fully_masked_row_weights([3.0, 0.0, -3.0], "float16"),
+        1 / 3,
+        rtol=1e-3,
+        err_msg=no_longer("gives a float16 fully masked row of small scores uniform weights", where),
+    )
+    assert np.isnan(fully_masked_row_weights([-25.0, -20.0, -30.0], "float16")).all(), no_longer(
+        "gives a float16 fully masked row of scores <= -16 NaN weights", where
+    )
+
+
+# keras.ops.sparsemax (notebook 03 section 6)
+
+
+def test_keras_sparsemax_is_wrong_when_more_than_one_key_is_in_the_support():
+    # keras-team/keras#23425, fixed by pull request #23469 after 3.15.1: the threshold adds up every
+    # cumulative sum in the support instead of taking the last one.
+    scores = np.array([2.0, 1.8, 0.1, -1.5, 2.5], "float32")  # notebook 03's scores: a support of three keys
+    assert (numpy_of(keras.ops.sparsemax(scores)) == 0).all(), no_longer(
+        "gives every key weight 0 when three keys are in the sparsemax support (#23425 fixed?)",
+        "notebook 03 section 6 (keras.ops.sparsemax)",
     )
