@@ -262,7 +262,8 @@ def test_sparsemax_fully_masked_row_gets_zeros_and_finite_gradient():
 def test_sparsemax_jacobian_matches_the_paper(rng):
     import tensorflow as tf
 
-    # Martins and Astudillo 2016, section 2.5 (the Jacobian of sparsemax): J = diag(s) - s s^T / |S|, s the indicator of the support.
+    # Martins and Astudillo 2016, section 2.5 (the Jacobian of sparsemax): J = diag(s) - s s^T / |S|,
+    # s the indicator of the support.
     scores = tf.Variable(rng.normal(size=6))
     with tf.GradientTape() as tape:
         weights = sparsemax(scores)
