@@ -279,3 +279,25 @@ def test_keras_sparsemax_is_wrong_when_more_than_one_key_is_in_the_support():
         "gives every key weight 0 when three keys are in the sparsemax support (#23425 fixed?)",
         "notebook 03 section 6 (keras.ops.sparsemax)",
     )
+
+
+# Attention dropout: which weights the layers return (notebook 04 section 8)
+
+
+def test_mha_returns_its_weights_before_dropout_and_attention_after():
+    # MultiHeadAttention drops the weights it multiplies the values with but returns the undropped ones
+    # (rows sum to 1 in training too); keras.layers.Attention returns the dropped ones.
+    where = "notebook 04 section 8 (attention dropout)"
+    inputs = np.random.default_rng(0).normal(size=(4, 6, 8)).astype("float32")
+    mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, dropout=0.5, seed=0)
+    _, mha_weights = mha(inputs, inputs, return_attention_scores=True, training=True)
+    np.testing.assert_allclose(
+        numpy_of(mha_weights).sum(axis=-1),
+        1.0,
+        rtol=1e-5,
+        err_msg=no_longer("returns MultiHeadAttention's weights before dropout", where),
+    )
+    attention = keras.layers.Attention(dropout=0.5, seed=0)
+    _, attention_weights = attention([inputs, inputs], return_attention_scores=True, training=True)
+    row_sums = numpy_of(attention_weights).sum(axis=-1)
+    assert not np.allclose(row_sums, 1.0, rtol=1e-3), no_longer("returns Attention's weights after dropout", where)

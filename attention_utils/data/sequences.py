@@ -55,6 +55,9 @@ def associative_recall(num_sequences=1000, length=6, num_symbols=8, seed=0):
     different; the query is one of its keys, drawn at random. To answer, a model must find the one position
     whose key equals the query and read that position's value: a task for hard attention.
 
+    This is Ba et al.'s (2016) associative retrieval task; the name comes from Graves et al.'s (2014)
+    associative recall, whose answer is the item that *follows* the query rather than the value under it.
+
     Args:
         num_sequences: the number of sequences, a positive integer.
         length: the number of pairs per sequence, an integer from 2 to ``num_symbols``.
