@@ -168,3 +168,11 @@ def test_solutions_come_last_after_the_references(path):
     assert all(cell.cell_type == "markdown" or "solution" in cell.metadata.get("tags", []) for cell in after), (
         f"{path.name}: every code cell under '## Solutions' is tagged 'solution'"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_notebook_is_announced_as_coming(path):
+    # "Next: 06 (coming)" outlived the notebook it announced: link the next notebook, or say nothing.
+    for cell in read(path).cells:
+        if cell.cell_type == "markdown":
+            assert not re.search(r"\(coming\)|coming soon", cell.source, re.I), f"{path.name}: {cell.source[:200]}"
