@@ -11,6 +11,10 @@ The core of the three calculation steps is re-exported here::
     context = weights @ value                       # step 3: the weighted sum of the values
     context, weights = au.attend(query, value, key, mask=mask)   # all three at once
 
+Also at the top level: ``au.seed_everything(seed)``, and ``au.grad_cam(model, images, feature_layer)``,
+the class activation maps that notebook 08 sets beside CBAM's spatial maps (the function; its module is
+``attention_utils.grad_cam``).
+
 Scores by name
 --------------
 ``au.scores.REGISTRY`` is the one list of score names: ``dot``, ``scaled_dot`` and ``cosine`` (no
@@ -61,6 +65,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from attention_utils import data, decoding, efficient, layers, models, plots, positional, scores, timing
 from attention_utils.alignment import causal_mask, masked_softmax, padding_mask, sparsemax
 from attention_utils.attention import attend
+from attention_utils.grad_cam import grad_cam
 from attention_utils.reproducibility import seed_everything
 
 __all__ = [
@@ -69,6 +74,7 @@ __all__ = [
     "data",
     "decoding",
     "efficient",
+    "grad_cam",
     "layers",
     "masked_softmax",
     "models",

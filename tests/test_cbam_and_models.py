@@ -99,10 +99,34 @@ def test_spatial_attention_matches_the_paper_at_inference(features, rng):
 
 def test_spatial_attention_normalises_with_batch_statistics_in_training(features):
     layer = layers.SpatialAttention(kernel_size=3)
+    layer.build(SHAPE)
+    layer.batch_norm.gamma.assign([1.0])
     _, weights = layer(features, training=True, return_attention_scores=True)
-    # Fresh gamma 1 and beta 0: the normalised logits have mean 0 over the batch and positions.
+    # gamma 1 and beta 0: the normalised logits have mean 0 and variance 1 over the batch and positions.
     logits = np.log(numpy_of(weights) / (1 - numpy_of(weights)))
-    np.testing.assert_allclose(logits.mean(), 0, atol=1e-4)
+    np.testing.assert_allclose([logits.mean(), logits.var()], [0, 1], atol=1e-3)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_a_fresh_spatial_map_is_one_half_everywhere_as_in_the_official_code(features, training):
+    # The official ResNet initialisation sets the scale of the spatial gate's batch normalisation to 0.
+    for layer in (layers.SpatialAttention(), layers.CBAM(reduction_ratio=4)):
+        outputs = layer(features * 10 + 3, training=training, return_attention_scores=True)
+        np.testing.assert_array_equal(numpy_of(outputs[-1]), 0.5)
+    assert float(layers.SpatialAttention().batch_norm.gamma_initializer(shape=(1,))[0]) == 0.0
+
+
+def test_a_fresh_spatial_gate_moves_its_scale_first(features):
+    # With gamma = 0 nothing reaches the convolution's kernel; gamma itself gets a gradient.
+    import tensorflow as tf
+
+    layer = layers.SpatialAttention(kernel_size=3)
+    target = np.random.default_rng(1).normal(size=SHAPE).astype("float32")
+    with tf.GradientTape() as tape:
+        loss = keras.ops.mean((layer(features, training=True) - target) ** 2)
+    kernel_gradient, gamma_gradient = tape.gradient(loss, [layer.conv.kernel.value, layer.batch_norm.gamma.value])
+    np.testing.assert_array_equal(numpy_of(kernel_gradient), 0.0)
+    assert abs(float(numpy_of(gamma_gradient)[0])) > 1e-6
 
 
 def test_cbam_applies_spatial_attention_to_the_channel_refined_features(features, rng):

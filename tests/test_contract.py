@@ -20,7 +20,8 @@ test, parametrized over the entries that claim it:
 test_every_public_layer_and_attention_function_is_registered fails when a layer exported by
 `attention_utils.layers`, a public function of `attention_utils.efficient`, a score function of
 `attention_utils.scores.REGISTRY` or an alignment function (a function of `attention_utils.alignment`
-taking `scores`) has no entry: add one.
+taking `scores`) has no entry: add one. Other public functions that take a batch join too, with the
+properties that apply to them (`grad_cam`: shapes and the empty batch).
 Shapes are tiny (batch 2, at most 6 positions) so that the whole module runs in seconds. A property that
 fails for an entry because of a real bug is listed in the entry's `xfails`, with the bug described: the
 test is then marked xfail(strict=True), so fixing the bug makes it fail until the xfail is removed.
@@ -37,7 +38,7 @@ from helpers import numpy_of, saved_and_loaded
 from keras import ops
 
 import attention_utils
-from attention_utils import alignment, attend, efficient, layers, masked_softmax, scores, sparsemax
+from attention_utils import alignment, attend, efficient, grad_cam, layers, masked_softmax, scores, sparsemax
 from attention_utils.efficient import blockwise_attend, linear_attend, windowed_attend
 
 B = 2  # batch size
@@ -417,6 +418,14 @@ REGISTRY = {
         shapes=lambda b: [(b, 4, 4, 4), (b, 1, 1, 4)],
         properties=LAYER_PROPERTIES,
     ),
+    # grad_cam: not an attention, but the map notebook 08 sets beside CBAM's; a small CNN's (3, 3) maps.
+    "grad_cam": Entry(
+        grad_cam,
+        "class_activation",
+        lambda: lambda images: grad_cam(small_classifier(), images, "features"),
+        shapes=lambda b: [(b, 3, 3)],
+        properties=("shapes", "empty_batch"),
+    ),
 }
 
 
@@ -690,6 +699,26 @@ class FeatureMap(Family):
         return as_list(obj(inputs[0], return_attention_scores=scores))
 
 
+def small_classifier():
+    """A CNN for ``(6, 6, 1)`` images: a strided convolution to a ``(3, 3, 4)`` map named "features",
+    global average pooling and the scores of 3 classes."""
+    images = keras.Input((6, 6, 1))
+    features = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="features")(images)
+    return keras.Model(images, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(features)))
+
+
+class ClassActivation(Family):
+    """``f(images (B, 6, 6, 1))``: a classifier's class activation maps ``(B, 3, 3)``; no weights, no mask."""
+
+    layer = False
+
+    def draw(self, rng, batch):
+        return [draw(rng, batch, 6, 6, 1)]
+
+    def call(self, obj, inputs, mask=None, scores=False):
+        return [obj(inputs[0])]
+
+
 class Decoder(Family):
     """``layer(inputs (B, Ty, 5), annotations (B, Tx, d_v), initial_state (B, 4), annotations_mask=(B, Tx))``:
     states ``(B, Ty, 4)``, contexts ``(B, Ty, d_v)``, weights ``(B, Ty, Tx)``."""
@@ -734,6 +763,7 @@ FAMILIES = {
     "tokens": Tokens(),
     "feature_map": FeatureMap(),
     "decoder": Decoder(),
+    "class_activation": ClassActivation(),
 }
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from attention_utils.data import SHAPE_NAMES, cluttered_shapes
+from attention_utils.data import CUED_IMAGE_SHAPE, SHAPE_NAMES, cluttered_shapes, cued_shapes
 
 
 def test_same_seed_same_images_other_seed_other_images():
@@ -65,3 +65,97 @@ def test_classes_are_balanced_enough():
 def test_bad_arguments_are_named(kwargs, argument):
     with pytest.raises(ValueError, match=f"argument {argument}.*Received: {argument}="):
         cluttered_shapes(**kwargs)
+
+
+# ---- cued_shapes: four slots, the label is the shape above the cue bar ----
+
+
+def test_cued_shapes_same_seed_same_images_other_seed_other_images():
+    first, again, other = cued_shapes(20, seed=3), cued_shapes(20, seed=3), cued_shapes(20, seed=4)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first.images, other.images)
+
+
+def test_cued_shapes_shapes_dtypes_and_range():
+    data = cued_shapes(12)
+    assert data.images.shape == (12, *CUED_IMAGE_SHAPE, 1) == (12, 16, 32, 1) and data.images.dtype == np.float32
+    assert data.labels.shape == (12,) and data.labels.dtype == np.int32
+    for masks in (data.target_masks, data.distractor_masks, data.cue_masks):
+        assert masks.shape == (12, 16, 32) and masks.dtype == bool
+    assert data.images.min() >= 0 and data.images.max() <= 1
+
+
+def test_the_label_is_the_glyph_in_the_cued_slot_and_every_class_appears_once():
+    clean = cued_shapes(40, noise=0.0, seed=1)
+    glyphs = {}
+    for image, label, target, distractors, cue in zip(
+        clean.images[..., 0], clean.labels, clean.target_masks, clean.distractor_masks, clean.cue_masks, strict=True
+    ):
+        rows, cols = np.nonzero(target)
+        assert target.sum() == 25 and np.ptp(rows) == 4 and np.ptp(cols) == 4
+        glyphs.setdefault(int(label), set()).add(tuple((image[target] > 0).astype(int)))
+        # The bar sits under the target's slot (8 pixels wide), and nothing is drawn outside the boxes.
+        bar_rows, bar_cols = np.nonzero(cue)
+        assert set(bar_rows) == {14, 15} and bar_cols.min() // 8 == bar_cols.max() // 8 == cols.min() // 8
+        assert (image[~(target | distractors | cue)] == 0).all()
+        # Three distractors: four shapes in four slots, one box each.
+        boxes = [np.argwhere(target | distractors)[:, 1] // 8]
+        assert distractors.sum() == 3 * 25 and not (target & distractors).any() and len(np.unique(boxes)) == 4
+    # Each class always draws the same glyph, and the four glyphs differ.
+    assert all(len(drawn) == 1 for drawn in glyphs.values())
+    assert len({drawn.pop() for drawn in glyphs.values()}) == len(SHAPE_NAMES)
+
+
+def test_with_three_distractors_every_image_shows_the_four_glyphs_once():
+    # So the shapes alone, wherever they are, say nothing about the label: only the bar does.
+    clean = cued_shapes(30, noise=0.0, seed=2)
+    seen = set()
+    for image, boxes in zip(clean.images[..., 0], clean.target_masks | clean.distractor_masks, strict=True):
+        glyphs = set()
+        for slot in range(4):
+            rows, cols = np.nonzero(boxes[:, 8 * slot : 8 * slot + 8])
+            assert len(rows) == 25  # one 5x5 box per slot
+            box = image[rows.min() : rows.min() + 5, 8 * slot + cols.min() : 8 * slot + cols.min() + 5]
+            glyphs.add(tuple((box > 0).ravel()))
+        assert len(glyphs) == 4
+        seen |= glyphs
+    assert len(seen) == len(SHAPE_NAMES)  # the same four glyphs in every image
+
+
+def test_the_bar_is_8_rows_below_the_lowest_row_of_any_shape():
+    data = cued_shapes(200, noise=0.0, seed=5)
+    shape_rows = np.nonzero((data.target_masks | data.distractor_masks).any(axis=(0, 2)))[0]
+    cue_rows = np.nonzero(data.cue_masks.any(axis=(0, 2)))[0]
+    assert cue_rows.min() - shape_rows.max() == 8  # a receptive field of 8 rows cannot hold both
+
+
+def test_a_range_of_distractors_draws_each_image_its_own_count():
+    data = cued_shapes(400, num_distractors=(0, 3), seed=6)
+    counts = data.distractor_masks.sum(axis=(1, 2)) // 25
+    assert set(counts) == {0, 1, 2, 3}
+    np.testing.assert_array_equal(
+        cued_shapes(5, num_distractors=(2, 2), seed=1).images, cued_shapes(5, 2, seed=1).images
+    )
+    assert (cued_shapes(20, num_distractors=0, seed=1).distractor_masks.sum(axis=(1, 2)) == 0).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument, error",
+    [
+        ({"num_images": 0}, "num_images", ValueError),
+        ({"num_distractors": 4}, "num_distractors", ValueError),
+        ({"num_distractors": -1}, "num_distractors", ValueError),
+        ({"num_distractors": (2, 1)}, "num_distractors", ValueError),
+        ({"num_distractors": (0, 4)}, "num_distractors", ValueError),
+        ({"num_distractors": (0, 1, 2)}, "num_distractors", ValueError),
+        ({"num_distractors": 1.0}, "num_distractors", TypeError),
+        ({"num_distractors": (0, 2.0)}, "num_distractors", TypeError),
+        ({"num_distractors": True}, "num_distractors", TypeError),
+        ({"num_distractors": "3"}, "num_distractors", TypeError),
+        ({"noise": -0.1}, "noise", ValueError),
+    ],
+)
+def test_cued_shapes_bad_arguments_are_named(kwargs, argument, error):
+    with pytest.raises(error, match=f"argument {argument}.*Received: {argument}="):
+        cued_shapes(**kwargs)

@@ -22,13 +22,14 @@ from attention_utils.plots import show_heatmaps
 GENERATORS = {
     "regression_points": lambda **kw: data.regression_points(num_train=5, num_test=5, **kw),
     "cluttered_shapes": lambda **kw: data.cluttered_shapes(num_images=3, **kw),
+    "cued_shapes": lambda **kw: data.cued_shapes(num_images=3, **kw),
     "digit_sequences": lambda **kw: data.digit_sequences(num_sequences=3, **kw),
     "associative_recall": lambda **kw: data.associative_recall(num_sequences=3, **kw),
     "shared_symbol_pairs": lambda **kw: data.shared_symbol_pairs(num_pairs=3, **kw),
     "key_sentence_documents": lambda **kw: data.key_sentence_documents(num_documents=3, **kw),
     "dates": lambda **kw: data.dates(num_train=3, num_validation=2, **kw),
 }
-NOISY_GENERATORS = {name: GENERATORS[name] for name in ("regression_points", "cluttered_shapes")}
+NOISY_GENERATORS = {name: GENERATORS[name] for name in ("regression_points", "cluttered_shapes", "cued_shapes")}
 
 
 @pytest.fixture(autouse=True)
@@ -242,6 +243,7 @@ def test_heatmap_of_strings_is_a_type_error():
         (data.regression_points, "num_train"),
         (data.regression_points, "num_test"),
         (data.cluttered_shapes, "num_images"),
+        (data.cued_shapes, "num_images"),
         (data.digit_sequences, "num_sequences"),
         (data.associative_recall, "num_sequences"),
         (data.shared_symbol_pairs, "num_pairs"),
@@ -302,6 +304,20 @@ def test_cluttered_shapes_accepts_a_numpy_image_size():
     np.testing.assert_array_equal(
         data.cluttered_shapes(2, image_size=np.int64(16)).images, data.cluttered_shapes(2, image_size=16).images
     )
+
+
+@pytest.mark.parametrize("num_distractors", [np.int64(2), (np.int8(2), np.uint16(2)), [2, 2]])
+def test_cued_shapes_takes_numpy_integers_and_a_list_for_num_distractors(num_distractors):
+    np.testing.assert_array_equal(
+        data.cued_shapes(4, num_distractors=num_distractors, seed=1).images,
+        data.cued_shapes(4, num_distractors=2, seed=1).images,
+    )
+
+
+@pytest.mark.parametrize("num_distractors", [None, (1,), np.array([0, 3])])
+def test_cued_shapes_names_a_num_distractors_it_cannot_read(num_distractors):
+    with pytest.raises((TypeError, ValueError), match=r"argument num_distractors\. Expected an integer from 0 to 3"):
+        data.cued_shapes(2, num_distractors=num_distractors)
 
 
 def test_digit_sequences_names_an_unknown_task():

@@ -215,6 +215,35 @@ def test_empty_feature_maps_are_rejected(name, shape):
         built(np.zeros(shape, "float32"))
 
 
+# Keras converts a bfloat16 tensor to NumPy with np.array(x), which NumPy 2 flags; not ours to fix.
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+@pytest.mark.parametrize("policy", DTYPES)
+def test_a_fresh_spatial_map_is_exactly_one_half_in_every_policy(rng, policy):
+    # gamma starts at 0 (the official initialisation): sigmoid(0) is 0.5 in 16 bits too.
+    for layer in (layers.SpatialAttention(3, dtype=policy), layers.CBAM(2, 3, dtype=policy)):
+        weights = layer(draw(rng, 2, 4, 4, 4) * 100, training=True, return_attention_scores=True)[-1]
+        assert dtype_of(weights) == COMPUTE_DTYPE[policy]
+        np.testing.assert_array_equal(numpy_of(weights).astype("float32"), 0.5)
+
+
+@pytest.mark.parametrize("name", ["CBAM", "SpatialAttention"])
+def test_float64_matches_float32_once_the_spatial_map_has_left_one_half(rng, name):
+    # The same check as test_float64_matches_float32_with_the_same_weights, with a trained-looking gamma,
+    # so that the convolution and the normalisation take part.
+    def make(**kwargs):
+        layer = LAYERS[name][0](**kwargs)
+        layer(np.ones((2, 4, 4, 4), "float32"))
+        spatial = layer if name == "SpatialAttention" else layer.spatial_attention
+        spatial.batch_norm.gamma.assign([1.5])
+        return layer
+
+    inputs = draw(rng, 2, 4, 4, 4)
+    expected, outputs = _same_weights(make, inputs, lambda layer, x: layer(x, return_attention_scores=True))
+    assert float(np.ptp(numpy_of(outputs[-1]))) > 0.1  # the map is no longer uniform
+    for ours, theirs in zip(outputs, expected, strict=True):
+        np.testing.assert_allclose(numpy_of(ours), numpy_of(theirs), rtol=1e-5, atol=1e-5)
+
+
 def test_resnet50_rejects_an_attention_that_changes_the_shape():
     with pytest.raises(ValueError, match=r"argument attention.*the shape it received"):
         models.resnet50(attention=lambda x: x[..., :1], input_shape=(32, 32, 3), num_classes=2)

@@ -3,7 +3,7 @@
 | module          | generators                                                        | notebooks |
 |-----------------|-------------------------------------------------------------------|-----------|
 | `regression`    | `regression_points`: noisy samples of a 1-D function              | 01        |
-| `images`        | `cluttered_shapes`: a target shape among distractors              | 08        |
+| `images`        | `cluttered_shapes`, `cued_shapes`: shapes among distractors       | 08        |
 | `sequences`     | `digit_sequences`, `associative_recall`, `shared_symbol_pairs`    | 06, 10    |
 | `documents`     | `key_sentence_documents`: a label decided by one key sentence     | 07        |
 | `dates`         | `dates`, `format_date`, `CharVocabulary`: date translation        | 09        |
@@ -38,9 +38,12 @@ from attention_utils.data.documents import (
     key_sentence_documents,
 )
 from attention_utils.data.images import (
+    CUED_IMAGE_SHAPE,
     SHAPE_NAMES,
     ClutteredShapes,
+    CuedShapes,
     cluttered_shapes,
+    cued_shapes,
 )
 from attention_utils.data.regression import (
     RegressionPoints,
@@ -61,6 +64,8 @@ __all__ = [
     "AssociativeRecall",
     "CharVocabulary",
     "ClutteredShapes",
+    "CUED_IMAGE_SHAPE",
+    "CuedShapes",
     "DATE_FIELDS",
     "DATE_FORMATS",
     "DATE_SOURCE_LENGTH",
@@ -82,6 +87,7 @@ __all__ = [
     "WEEKDAY_NAMES",
     "associative_recall",
     "cluttered_shapes",
+    "cued_shapes",
     "dates",
     "digit_sequences",
     "format_date",

@@ -1,4 +1,10 @@
-"""Images of a target among distractors, where *where* matters (notebook 08)."""
+"""Images of shapes among distractors, where *where* matters (notebook 08).
+
+| generator          | label                                   | what a network must do              |
+|--------------------|-----------------------------------------|-------------------------------------|
+| `cluttered_shapes` | the one whole shape among stroke pieces | find the whole shape                |
+| `cued_shapes`      | the shape above the cue bar             | find the cued one among four shapes |
+"""
 
 from typing import NamedTuple
 
@@ -12,6 +18,14 @@ class ClutteredShapes(NamedTuple):
     labels: np.ndarray
     target_masks: np.ndarray
     distractor_masks: np.ndarray
+
+
+class CuedShapes(NamedTuple):
+    images: np.ndarray
+    labels: np.ndarray
+    target_masks: np.ndarray
+    distractor_masks: np.ndarray
+    cue_masks: np.ndarray
 
 
 # 5x5 glyphs drawn on the canvas. A target's class is its index in SHAPE_NAMES; the distractors are
@@ -89,3 +103,91 @@ def cluttered_shapes(num_images=1000, image_size=32, num_distractors=3, noise=0.
             masks[index, top : top + 5, left : left + 5] = True
     images += rng.normal(0, noise, images.shape).astype("float32")
     return ClutteredShapes(np.clip(images, 0, 1)[..., None], labels, target_masks, distractor_masks)
+
+
+# cued_shapes' canvas: four slots of 8 x 8 pixels side by side on top, a cue bar under one of them.
+CUED_IMAGE_SHAPE = (16, 32)
+_SLOT = 8  # the width of a slot; a shape's 5x5 box starts 0 to 3 pixels into it
+_MAX_SHAPE_TOP = 2  # a shape's box starts on row 0, 1 or 2, so its lowest row is at most 6
+_CUE_ROWS = slice(14, 16)  # 8 rows below the lowest row a shape can reach
+_CUE_COLUMNS = slice(1, _SLOT - 1)  # within the cued slot, a pixel in from either side
+
+
+def _check_num_distractors(num_distractors, maximum):
+    """``(low, high)``: an integer ``n`` gives ``(n, n)``; a pair must hold integers ``0 <= low <= high``."""
+    expected = f"an integer from 0 to {maximum}, or a pair (low, high) of them with low <= high"
+    pair = num_distractors if isinstance(num_distractors, (tuple, list)) else (num_distractors, num_distractors)
+    if len(pair) != 2:
+        raise ValueError(
+            f"Invalid value for argument num_distractors. Expected {expected}. Received: "
+            f"num_distractors={num_distractors!r}"
+        )
+    for count in pair:
+        check.check_integer_at_least(count, "num_distractors", 0, expected=expected)
+    if pair[1] > maximum or pair[0] > pair[1]:
+        raise ValueError(
+            f"Invalid value for argument num_distractors. Expected {expected}. Received: "
+            f"num_distractors={num_distractors!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def cued_shapes(num_images=1000, num_distractors=3, noise=0.1, seed=0):
+    """Four slots, each holding a whole shape or nothing; the label is the shape in the cued slot.
+
+    A ``16 x 32`` canvas (``CUED_IMAGE_SHAPE``) holds four slots of ``8 x 8`` pixels side by side at
+    its top. The target and ``num_distractors`` distractors go into distinct random slots, each a
+    5x5 glyph of ``SHAPE_NAMES`` at a random offset within its slot (a box starting on row 0 to 2,
+    0 to 3 pixels into the slot) and with a random brightness in ``[0.6, 1]``. The distractors are
+    whole shapes too, of the classes other than the target's, each class at most once: with 3
+    distractors every class appears exactly once and only the cue says which is the label. The cue
+    is a bar, 2 rows by 6 pixels, on rows 14-15 under the target's slot. Gaussian noise is added
+    and the result clipped to ``[0, 1]``.
+
+    The bar lies 8 rows below the lowest row a shape can reach, so a feature whose receptive field
+    is at most 8 pixels tall never sees the bar and a shape together. Pooled over the whole image
+    (by average or by maximum), such features cannot tell which shape is cued: with every class
+    present once, they do not depend on the label at all. A module that weighs positions by their
+    surroundings, over a wider window, can.
+
+    Args:
+        num_images: the number of images, a positive integer.
+        num_distractors: the number of distractors in every image, an integer from 0 to 3; or a pair
+            ``(low, high)``, and each image draws its own number uniformly from ``low`` to ``high``.
+        noise: the standard deviation of the Gaussian pixel noise, a finite number ``>= 0``.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same images.
+
+    Returns:
+        A ``CuedShapes`` of ``images`` ``(num_images, 16, 32, 1)`` float32, ``labels``
+        ``(num_images,)`` int32 indices into ``SHAPE_NAMES`` (the cued shape's class),
+        ``target_masks`` ``(num_images, 16, 32)`` bool, ``True`` on the cued shape's 5x5 box,
+        ``distractor_masks`` of the same shape, ``True`` on the other shapes' boxes, and ``cue_masks``,
+        ``True`` on the bar.
+    """
+    check.check_integer_at_least(num_images, "num_images", 1)
+    num_slots = CUED_IMAGE_SHAPE[1] // _SLOT
+    low, high = _check_num_distractors(num_distractors, num_slots - 1)
+    check.check_non_negative_number(noise, "noise")
+    check.check_seed(seed)
+    glyphs = [_glyph(rows) for rows in _TARGET_GLYPHS]
+    rng = np.random.default_rng(seed)
+    images = np.zeros((num_images, *CUED_IMAGE_SHAPE), dtype="float32")
+    target_masks = np.zeros((num_images, *CUED_IMAGE_SHAPE), dtype=bool)
+    distractor_masks, cue_masks = np.zeros_like(target_masks), np.zeros_like(target_masks)
+    labels = np.zeros(num_images, dtype="int32")
+    for index in range(num_images):
+        count = 1 + rng.integers(low, high + 1)  # shapes in this image: the target first
+        classes = rng.permutation(len(glyphs))[:count]
+        slots = rng.permutation(num_slots)[:count]
+        labels[index] = classes[0]
+        for shape_index, (label, slot) in enumerate(zip(classes, slots)):
+            top = rng.integers(_MAX_SHAPE_TOP + 1)
+            left = _SLOT * slot + rng.integers(_SLOT - 5 + 1)
+            images[index, top : top + 5, left : left + 5] += glyphs[label] * rng.uniform(0.6, 1.0)
+            masks = target_masks if shape_index == 0 else distractor_masks
+            masks[index, top : top + 5, left : left + 5] = True
+        cue_columns = slice(_SLOT * slots[0] + _CUE_COLUMNS.start, _SLOT * slots[0] + _CUE_COLUMNS.stop)
+        images[index, _CUE_ROWS, cue_columns] = rng.uniform(0.6, 1.0)
+        cue_masks[index, _CUE_ROWS, cue_columns] = True
+    images += rng.normal(0, noise, images.shape).astype("float32")
+    return CuedShapes(np.clip(images, 0, 1)[..., None], labels, target_masks, distractor_masks, cue_masks)

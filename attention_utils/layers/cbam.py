@@ -103,6 +103,14 @@ class SpatialAttention(_FeatureMapAttention):
        of shape ``(batch_size, height, width, 1)``.
     4. Return ``M_s(F) * F``, every channel at a position rescaled by that position's weight.
 
+    Initialisation, as in the official code (``MODELS/model_resnet.py`` sets the scale of every
+    batch normalisation inside a ``SpatialGate`` to 0): batch normalisation's scale ``gamma`` starts at 0
+    and its offset ``beta`` at 0, so a fresh module's map is ``sigmoid(0) = 0.5`` at every position,
+    whatever its input. It starts by scaling all positions alike, as if it were not there but for the
+    constant factor, instead of multiplying the features by a random map that the rest of the network
+    would first have to learn around; it learns where to depart from 0.5. (With ``gamma = 0`` the
+    convolution's kernel gets no gradient at the first step: ``gamma`` moves first, then the kernel.)
+
     Args:
         kernel_size: a positive odd integer; the paper finds 7 best (section 4.1, Table 2).
         **kwargs: base layer arguments, such as ``name`` and ``dtype``.
@@ -127,8 +135,9 @@ class SpatialAttention(_FeatureMapAttention):
         self.conv = keras.layers.Conv2D(
             1, kernel_size, padding="same", use_bias=False, dtype=self.dtype_policy, name="conv"
         )
+        # gamma_initializer="zeros": the map starts at 0.5 everywhere, as in the official code (docstring).
         self.batch_norm = keras.layers.BatchNormalization(
-            epsilon=1e-5, momentum=0.99, dtype=self.dtype_policy, name="batch_norm"
+            epsilon=1e-5, momentum=0.99, gamma_initializer="zeros", dtype=self.dtype_policy, name="batch_norm"
         )
 
     def build(self, input_shape):
@@ -171,7 +180,8 @@ class CBAM(_FeatureMapAttention):
 
     The two modules are sequential: the spatial map is computed from the output of the channel module,
     not from the input. Woo et al. compare the orders (section 4.1, Table 3) and find channel-first,
-    sequential arrangement best.
+    sequential arrangement best. As in the official code, a fresh module's spatial map is 0.5 at every
+    position (``SpatialAttention`` explains why).
 
     Args:
         reduction_ratio: ``r`` of the channel module's MLP, a positive integer (paper: 16).
