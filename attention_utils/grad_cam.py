@@ -26,8 +26,9 @@ def grad_cam(model, images, feature_layer, class_index=None):
 
     For a network that ends in global average pooling and one dense layer, ``alpha^c_k`` is that
     layer's weight from channel ``k`` to class ``c`` divided by ``height * width``: Grad-CAM is then the
-    class activation map of Zhou et al. (2016), up to that factor. The model runs in inference mode
-    (batch normalisation uses its moving statistics), so each image's map depends on that image alone.
+    class activation map of Zhou et al. (2016), up to that factor and the ReLU (CAM keeps negative values).
+    The model runs in inference mode (batch normalisation uses its moving statistics), so each image's
+    map depends on that image alone.
 
     Args:
         model: a Keras model with one input, whose output is the class scores, ``(batch_size,

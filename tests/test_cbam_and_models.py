@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from helpers import numpy_of, saved_and_loaded
+from keras import ops
 
 from attention_utils import layers, models
 
@@ -116,6 +117,20 @@ def test_a_fresh_spatial_map_is_one_half_everywhere_as_in_the_official_code(feat
     assert float(layers.SpatialAttention().batch_norm.gamma_initializer(shape=(1,))[0]) == 0.0
 
 
+@pytest.mark.parametrize("momentum", [0.99, 0.5])
+def test_spatial_attention_moving_statistics_keep_momentum_of_the_old_value(features, momentum):
+    # Keras's convention (PyTorch's is 1 - momentum): moving = momentum * moving + (1 - momentum) * batch.
+    for layer in (layers.SpatialAttention(kernel_size=3, momentum=momentum), layers.CBAM(4, 3, momentum=momentum)):
+        spatial = layer if isinstance(layer, layers.SpatialAttention) else layer.spatial_attention
+        layer(features, training=True)
+        spatial.batch_norm.moving_mean.assign([0.0])
+        refined = features if layer is spatial else layer.channel_attention(features)
+        pooled = ops.concatenate([ops.mean(refined, -1, keepdims=True), ops.max(refined, -1, keepdims=True)], -1)
+        batch_mean = float(ops.mean(spatial.conv(pooled)))
+        layer(features, training=True)
+        np.testing.assert_allclose(float(spatial.batch_norm.moving_mean[0]), (1 - momentum) * batch_mean, rtol=1e-4)
+
+
 def test_a_fresh_spatial_gate_moves_its_scale_first(features):
     # With gamma = 0 nothing reaches the convolution's kernel; gamma itself gets a gradient.
     import tensorflow as tf
@@ -183,9 +198,10 @@ def test_shapes_eager_and_symbolic(layer, weight_shapes, features):
         lambda: layers.ChannelAttention(reduction_ratio=4),
         lambda: layers.SpatialAttention(kernel_size=3),
         lambda: layers.CBAM(reduction_ratio=4, kernel_size=3),
+        lambda: layers.CBAM(reduction_ratio=4, kernel_size=3, momentum=0.9),
         lambda: layers.SqueezeExcitation(reduction_ratio=4),
     ],
-    ids=["ChannelAttention", "SpatialAttention", "CBAM", "SqueezeExcitation"],
+    ids=["ChannelAttention", "SpatialAttention", "CBAM", "CBAM-momentum", "SqueezeExcitation"],
 )
 def test_saves_to_keras_file_and_loads_back_with_identical_outputs(make_layer, features, tmp_path):
     inputs = keras.Input(SHAPE[1:])
@@ -207,6 +223,8 @@ def test_saves_to_keras_file_and_loads_back_with_identical_outputs(make_layer, f
         (lambda: layers.SpatialAttention(kernel_size=6), "kernel_size", ValueError),
         (lambda: layers.SpatialAttention(kernel_size=True), "kernel_size", TypeError),
         (lambda: layers.CBAM(kernel_size=-1), "kernel_size", ValueError),
+        (lambda: layers.SpatialAttention(momentum=1.0), "momentum", ValueError),
+        (lambda: layers.CBAM(momentum="0.9"), "momentum", TypeError),
     ],
 )
 def test_bad_arguments_are_named(make_layer, argument, error):

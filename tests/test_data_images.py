@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from attention_utils.data import CUED_IMAGE_SHAPE, SHAPE_NAMES, cluttered_shapes, cued_shapes
+from attention_utils.data import CUED_IMAGE_SHAPE, CUED_MARGIN, SHAPE_NAMES, cluttered_shapes, cued_shapes
 
 
 def test_same_seed_same_images_other_seed_other_images():
@@ -79,10 +79,10 @@ def test_cued_shapes_same_seed_same_images_other_seed_other_images():
 
 def test_cued_shapes_shapes_dtypes_and_range():
     data = cued_shapes(12)
-    assert data.images.shape == (12, *CUED_IMAGE_SHAPE, 1) == (12, 16, 32, 1) and data.images.dtype == np.float32
+    assert data.images.shape == (12, *CUED_IMAGE_SHAPE, 1) == (12, 16, 40, 1) and data.images.dtype == np.float32
     assert data.labels.shape == (12,) and data.labels.dtype == np.int32
     for masks in (data.target_masks, data.distractor_masks, data.cue_masks):
-        assert masks.shape == (12, 16, 32) and masks.dtype == bool
+        assert masks.shape == (12, 16, 40) and masks.dtype == bool
     assert data.images.min() >= 0 and data.images.max() <= 1
 
 
@@ -95,12 +95,17 @@ def test_the_label_is_the_glyph_in_the_cued_slot_and_every_class_appears_once():
         rows, cols = np.nonzero(target)
         assert target.sum() == 25 and np.ptp(rows) == 4 and np.ptp(cols) == 4
         glyphs.setdefault(int(label), set()).add(tuple((image[target] > 0).astype(int)))
-        # The bar sits under the target's slot (8 pixels wide), and nothing is drawn outside the boxes.
+        # The bar sits under the target's slot (8 pixels wide, after the margin), nothing outside the boxes.
         bar_rows, bar_cols = np.nonzero(cue)
-        assert set(bar_rows) == {14, 15} and bar_cols.min() // 8 == bar_cols.max() // 8 == cols.min() // 8
+        slot_of = lambda column: (column - CUED_MARGIN) // 8  # noqa: E731
+        assert set(bar_rows) == {14, 15} and slot_of(bar_cols.min()) == slot_of(bar_cols.max()) == slot_of(cols.min())
         assert (image[~(target | distractors | cue)] == 0).all()
         # Three distractors: four shapes in four slots, one box each.
-        boxes = [np.argwhere(target | distractors)[:, 1] // 8]
+        boxes = [slot_of(np.argwhere(target | distractors)[:, 1])]
+        assert (
+            not (target | distractors | cue)[:, :CUED_MARGIN].any()
+            and not (target | distractors | cue)[:, -CUED_MARGIN:].any()
+        )
         assert distractors.sum() == 3 * 25 and not (target & distractors).any() and len(np.unique(boxes)) == 4
     # Each class always draws the same glyph, and the four glyphs differ.
     assert all(len(drawn) == 1 for drawn in glyphs.values())
@@ -114,13 +119,26 @@ def test_with_three_distractors_every_image_shows_the_four_glyphs_once():
     for image, boxes in zip(clean.images[..., 0], clean.target_masks | clean.distractor_masks, strict=True):
         glyphs = set()
         for slot in range(4):
-            rows, cols = np.nonzero(boxes[:, 8 * slot : 8 * slot + 8])
+            left = CUED_MARGIN + 8 * slot
+            rows, cols = np.nonzero(boxes[:, left : left + 8])
             assert len(rows) == 25  # one 5x5 box per slot
-            box = image[rows.min() : rows.min() + 5, 8 * slot + cols.min() : 8 * slot + cols.min() + 5]
+            box = image[rows.min() : rows.min() + 5, left + cols.min() : left + cols.min() + 5]
             glyphs.add(tuple((box > 0).ravel()))
         assert len(glyphs) == 4
         seen |= glyphs
     assert len(seen) == len(SHAPE_NAMES)  # the same four glyphs in every image
+
+
+def test_slot_classes_name_each_slots_shape_and_the_cued_one_is_the_label():
+    data = cued_shapes(60, num_distractors=(0, 3), seed=3)
+    assert data.slot_classes.shape == (60, 4) and data.slot_classes.dtype == np.int32
+    for classes, label, target, distractors, cue in zip(
+        data.slot_classes, data.labels, data.target_masks, data.distractor_masks, data.cue_masks, strict=True
+    ):
+        occupied = [(target | distractors)[:, CUED_MARGIN + 8 * s : CUED_MARGIN + 8 * s + 8].any() for s in range(4)]
+        np.testing.assert_array_equal(classes >= 0, occupied)
+        assert classes[(np.nonzero(cue)[1].min() - CUED_MARGIN) // 8] == label
+        assert len(set(classes[classes >= 0])) == (classes >= 0).sum()  # each class at most once
 
 
 def test_the_bar_is_8_rows_below_the_lowest_row_of_any_shape():
@@ -128,6 +146,35 @@ def test_the_bar_is_8_rows_below_the_lowest_row_of_any_shape():
     shape_rows = np.nonzero((data.target_masks | data.distractor_masks).any(axis=(0, 2)))[0]
     cue_rows = np.nonzero(data.cue_masks.any(axis=(0, 2)))[0]
     assert cue_rows.min() - shape_rows.max() == 8  # a receptive field of 8 rows cannot hold both
+
+
+def test_pooled_features_of_a_small_cnn_do_not_depend_on_which_slot_the_bar_is_under():
+    # Two strided 3x3 convolutions ("same" padding, random weights, ReLU), then global average and max
+    # pooling: with the margins, moving the bar to another slot leaves both pooled vectors unchanged,
+    # and so does moving a shape to another empty slot.
+    import keras
+
+    keras.utils.set_random_seed(0)
+    cnn = keras.Sequential(
+        [
+            keras.Input((*CUED_IMAGE_SHAPE, 1)),
+            keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", bias_initializer="ones"),
+            keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", bias_initializer="ones"),
+        ]
+    )
+    data = cued_shapes(8, num_distractors=0, noise=0.0, seed=7)
+    moved_bar, moved_shape = data.images.copy(), data.images.copy()
+    for index, cue in enumerate(data.cue_masks):
+        slot = (np.nonzero(cue)[1].min() - CUED_MARGIN) // 8
+        shift = 8 * ((slot + 1 + index % 3) % 4 - slot)  # to each other slot in turn
+        moved_bar[index][cue] = 0
+        moved_bar[index] += np.roll(data.images[index] * cue[..., None], shift, axis=1)
+        moved_shape[index] = np.roll(data.images[index], shift, axis=1)  # shape and bar together
+    pooled = [np.asarray(cnn(images)) for images in (data.images, moved_bar, moved_shape)]
+    for other in pooled[1:]:
+        np.testing.assert_allclose(other.mean(axis=(1, 2)), pooled[0].mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(other.max(axis=(1, 2)), pooled[0].max(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(pooled[1], pooled[0])  # the feature maps themselves do change
 
 
 def test_a_range_of_distractors_draws_each_image_its_own_count():

@@ -39,6 +39,7 @@ from attention_utils.data.documents import (
 )
 from attention_utils.data.images import (
     CUED_IMAGE_SHAPE,
+    CUED_MARGIN,
     SHAPE_NAMES,
     ClutteredShapes,
     CuedShapes,
@@ -65,6 +66,7 @@ __all__ = [
     "CharVocabulary",
     "ClutteredShapes",
     "CUED_IMAGE_SHAPE",
+    "CUED_MARGIN",
     "CuedShapes",
     "DATE_FIELDS",
     "DATE_FORMATS",

@@ -26,6 +26,7 @@ class CuedShapes(NamedTuple):
     target_masks: np.ndarray
     distractor_masks: np.ndarray
     cue_masks: np.ndarray
+    slot_classes: np.ndarray
 
 
 # 5x5 glyphs drawn on the canvas. A target's class is its index in SHAPE_NAMES; the distractors are
@@ -105,8 +106,10 @@ def cluttered_shapes(num_images=1000, image_size=32, num_distractors=3, noise=0.
     return ClutteredShapes(np.clip(images, 0, 1)[..., None], labels, target_masks, distractor_masks)
 
 
-# cued_shapes' canvas: four slots of 8 x 8 pixels side by side on top, a cue bar under one of them.
-CUED_IMAGE_SHAPE = (16, 32)
+# cued_shapes' canvas: four slots of 8 x 8 pixels side by side on top, a cue bar under one of them, and an
+# empty margin of 4 columns on either side (the docstring says why).
+CUED_IMAGE_SHAPE = (16, 40)
+CUED_MARGIN = 4  # empty columns left of the first slot and right of the last
 _SLOT = 8  # the width of a slot; a shape's 5x5 box starts 0 to 3 pixels into it
 _MAX_SHAPE_TOP = 2  # a shape's box starts on row 0, 1 or 2, so its lowest row is at most 6
 _CUE_ROWS = slice(14, 16)  # 8 rows below the lowest row a shape can reach
@@ -135,8 +138,9 @@ def _check_num_distractors(num_distractors, maximum):
 def cued_shapes(num_images=1000, num_distractors=3, noise=0.1, seed=0):
     """Four slots, each holding a whole shape or nothing; the label is the shape in the cued slot.
 
-    A ``16 x 32`` canvas (``CUED_IMAGE_SHAPE``) holds four slots of ``8 x 8`` pixels side by side at
-    its top. The target and ``num_distractors`` distractors go into distinct random slots, each a
+    A ``16 x 40`` canvas (``CUED_IMAGE_SHAPE``) holds four slots of ``8 x 8`` pixels side by side at
+    its top, columns 4 to 35, with an empty margin of ``CUED_MARGIN = 4`` columns on either side.
+    The target and ``num_distractors`` distractors go into distinct random slots, each a
     5x5 glyph of ``SHAPE_NAMES`` at a random offset within its slot (a box starting on row 0 to 2,
     0 to 3 pixels into the slot) and with a random brightness in ``[0.6, 1]``. The distractors are
     whole shapes too, of the classes other than the target's, each class at most once: with 3
@@ -145,10 +149,16 @@ def cued_shapes(num_images=1000, num_distractors=3, noise=0.1, seed=0):
     and the result clipped to ``[0, 1]``.
 
     The bar lies 8 rows below the lowest row a shape can reach, so a feature whose receptive field
-    is at most 8 pixels tall never sees the bar and a shape together. Pooled over the whole image
-    (by average or by maximum), such features cannot tell which shape is cued: with every class
-    present once, they do not depend on the label at all. A module that weighs positions by their
-    surroundings, over a wider window, can.
+    is at most 8 pixels tall never sees the bar and a shape together. The margins make the slots
+    alike for a CNN with a total stride of 4 (or any divisor of 8) whose windows span at most 7
+    columns, such as two strided 3x3 convolutions: every slot, and the bar under it, is seen by the
+    same windows in the same places, none of them reaching the canvas's edge or its zero padding. (On
+    a canvas without margins, "same" padding would leave the first slot seen by fewer windows than
+    the others, and the last one by windows that reach the padding, so pooled features would tell
+    the edge slots apart.) Pooled over the whole image, by average or by maximum, such features then
+    do not depend on which slot the bar is under: with every class present once, they carry no
+    information about the label. A module that weighs positions by their surroundings, over a wider
+    window, can find it.
 
     Args:
         num_images: the number of images, a positive integer.
@@ -158,14 +168,15 @@ def cued_shapes(num_images=1000, num_distractors=3, noise=0.1, seed=0):
         seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same images.
 
     Returns:
-        A ``CuedShapes`` of ``images`` ``(num_images, 16, 32, 1)`` float32, ``labels``
+        A ``CuedShapes`` of ``images`` ``(num_images, 16, 40, 1)`` float32, ``labels``
         ``(num_images,)`` int32 indices into ``SHAPE_NAMES`` (the cued shape's class),
-        ``target_masks`` ``(num_images, 16, 32)`` bool, ``True`` on the cued shape's 5x5 box,
-        ``distractor_masks`` of the same shape, ``True`` on the other shapes' boxes, and ``cue_masks``,
-        ``True`` on the bar.
+        ``target_masks`` ``(num_images, 16, 40)`` bool, ``True`` on the cued shape's 5x5 box,
+        ``distractor_masks`` of the same shape, ``True`` on the other shapes' boxes, ``cue_masks``,
+        ``True`` on the bar, and ``slot_classes`` ``(num_images, 4)`` int32, the class of the shape in
+        each slot, left to right, or -1 for an empty slot.
     """
     check.check_integer_at_least(num_images, "num_images", 1)
-    num_slots = CUED_IMAGE_SHAPE[1] // _SLOT
+    num_slots = (CUED_IMAGE_SHAPE[1] - 2 * CUED_MARGIN) // _SLOT
     low, high = _check_num_distractors(num_distractors, num_slots - 1)
     check.check_non_negative_number(noise, "noise")
     check.check_seed(seed)
@@ -175,19 +186,22 @@ def cued_shapes(num_images=1000, num_distractors=3, noise=0.1, seed=0):
     target_masks = np.zeros((num_images, *CUED_IMAGE_SHAPE), dtype=bool)
     distractor_masks, cue_masks = np.zeros_like(target_masks), np.zeros_like(target_masks)
     labels = np.zeros(num_images, dtype="int32")
+    slot_classes = np.full((num_images, num_slots), -1, dtype="int32")
     for index in range(num_images):
         count = 1 + rng.integers(low, high + 1)  # shapes in this image: the target first
         classes = rng.permutation(len(glyphs))[:count]
         slots = rng.permutation(num_slots)[:count]
         labels[index] = classes[0]
+        slot_classes[index, slots] = classes
         for shape_index, (label, slot) in enumerate(zip(classes, slots)):
             top = rng.integers(_MAX_SHAPE_TOP + 1)
-            left = _SLOT * slot + rng.integers(_SLOT - 5 + 1)
+            left = CUED_MARGIN + _SLOT * slot + rng.integers(_SLOT - 5 + 1)
             images[index, top : top + 5, left : left + 5] += glyphs[label] * rng.uniform(0.6, 1.0)
             masks = target_masks if shape_index == 0 else distractor_masks
             masks[index, top : top + 5, left : left + 5] = True
-        cue_columns = slice(_SLOT * slots[0] + _CUE_COLUMNS.start, _SLOT * slots[0] + _CUE_COLUMNS.stop)
+        cue_left = CUED_MARGIN + _SLOT * slots[0]
+        cue_columns = slice(cue_left + _CUE_COLUMNS.start, cue_left + _CUE_COLUMNS.stop)
         images[index, _CUE_ROWS, cue_columns] = rng.uniform(0.6, 1.0)
         cue_masks[index, _CUE_ROWS, cue_columns] = True
     images += rng.normal(0, noise, images.shape).astype("float32")
-    return CuedShapes(np.clip(images, 0, 1)[..., None], labels, target_masks, distractor_masks, cue_masks)
+    return CuedShapes(np.clip(images, 0, 1)[..., None], labels, target_masks, distractor_masks, cue_masks, slot_classes)

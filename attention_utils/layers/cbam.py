@@ -98,7 +98,7 @@ class SpatialAttention(_FeatureMapAttention):
        official code puts the maximum first; that only permutes the input channels of the kernel.)
     2. Convolve with one ``kernel_size x kernel_size`` filter, ``same`` padding and no bias, then batch
        normalisation, as the official code does (``BasicConv`` with ``relu=False``; epsilon 1e-5,
-       PyTorch momentum 0.01, which is Keras momentum 0.99).
+       PyTorch momentum 0.01, which is Keras momentum 0.99, the default here).
     3. Squash with a sigmoid: one weight in ``(0, 1)`` per position, the spatial attention map ``M_s``
        of shape ``(batch_size, height, width, 1)``.
     4. Return ``M_s(F) * F``, every channel at a position rescaled by that position's weight.
@@ -111,8 +111,16 @@ class SpatialAttention(_FeatureMapAttention):
     would first have to learn around; it learns where to depart from 0.5. (With ``gamma = 0`` the
     convolution's kernel gets no gradient at the first step: ``gamma`` moves first, then the kernel.)
 
+    The convolution's kernel keeps Keras's default Glorot-uniform initialisation; the official code draws
+    it from PyTorch's ``kaiming_normal_`` (fan-out). With ``gamma = 0`` at the start this matters little:
+    the kernel only starts to count once ``gamma`` has moved.
+
     Args:
         kernel_size: a positive odd integer; the paper finds 7 best (section 4.1, Table 2).
+        momentum: the momentum of batch normalisation's moving statistics, a float in ``[0, 1)``
+            (Keras's convention: the share of the old value kept at each training step). The default
+            0.99 is the official code's; after ``n`` training steps ``0.99 ** n`` of the initial
+            statistics remain (28% after 128 steps), so a short training run wants a smaller value.
         **kwargs: base layer arguments, such as ``name`` and ``dtype``.
 
     Call arguments:
@@ -126,18 +134,20 @@ class SpatialAttention(_FeatureMapAttention):
         weights, of shape ``(batch_size, height, width, 1)``.
     """
 
-    def __init__(self, kernel_size=7, **kwargs):
+    def __init__(self, kernel_size=7, momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         check.check_integer_at_least(
             kernel_size, "kernel_size", 1, parity="odd", expected="a positive odd integer (the paper uses 7)"
         )
+        check.check_rate(momentum, "momentum")
         self.kernel_size = kernel_size
+        self.momentum = float(momentum)
         self.conv = keras.layers.Conv2D(
             1, kernel_size, padding="same", use_bias=False, dtype=self.dtype_policy, name="conv"
         )
         # gamma_initializer="zeros": the map starts at 0.5 everywhere, as in the official code (docstring).
         self.batch_norm = keras.layers.BatchNormalization(
-            epsilon=1e-5, momentum=0.99, gamma_initializer="zeros", dtype=self.dtype_policy, name="batch_norm"
+            epsilon=1e-5, momentum=self.momentum, gamma_initializer="zeros", dtype=self.dtype_policy, name="batch_norm"
         )
 
     def build(self, input_shape):
@@ -168,7 +178,7 @@ class SpatialAttention(_FeatureMapAttention):
         return [_spatial_weights_shape(input_shape)]
 
     def get_config(self):
-        return {**super().get_config(), "kernel_size": self.kernel_size}
+        return {**super().get_config(), "kernel_size": self.kernel_size, "momentum": self.momentum}
 
 
 @keras.saving.register_keras_serializable(package="attention_utils")
@@ -186,6 +196,8 @@ class CBAM(_FeatureMapAttention):
     Args:
         reduction_ratio: ``r`` of the channel module's MLP, a positive integer (paper: 16).
         kernel_size: the spatial module's convolution size, a positive odd integer (paper: 7).
+        momentum: the spatial module's batch normalisation momentum, a float in ``[0, 1)`` (official
+            code: 0.99 in Keras's convention; ``SpatialAttention`` says when to lower it).
         **kwargs: base layer arguments, such as ``name`` and ``dtype``.
 
     Call arguments:
@@ -198,11 +210,13 @@ class CBAM(_FeatureMapAttention):
         ``(batch_size, 1, 1, channels)`` and the spatial weights ``(batch_size, height, width, 1)``.
     """
 
-    def __init__(self, reduction_ratio=16, kernel_size=7, **kwargs):
+    def __init__(self, reduction_ratio=16, kernel_size=7, momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         self._channels = None
         self.channel_attention = ChannelAttention(reduction_ratio, dtype=self.dtype_policy, name="channel_attention")
-        self.spatial_attention = SpatialAttention(kernel_size, dtype=self.dtype_policy, name="spatial_attention")
+        self.spatial_attention = SpatialAttention(
+            kernel_size, momentum, dtype=self.dtype_policy, name="spatial_attention"
+        )
 
     def build(self, input_shape):
         self._channels = _check_feature_map(input_shape, "inputs")
@@ -225,4 +239,5 @@ class CBAM(_FeatureMapAttention):
             **super().get_config(),
             "reduction_ratio": self.channel_attention.reduction_ratio,
             "kernel_size": self.spatial_attention.kernel_size,
+            "momentum": self.spatial_attention.momentum,
         }
