@@ -36,7 +36,8 @@ def read_through_the_server(lab, name, landed):
 
     The server writes a notebook in place (after a backup copy), so a read while a save is still
     being written finds half a file, and the server answers 400, "Unreadable Notebook" (seen once,
-    on notebook 05, just after JupyterLab had marked it clean), or 500 (seen on 08 on a loaded machine).
+    on notebook 05, just after JupyterLab had marked it clean), or 500 (seen on 08 on a loaded machine),
+    or 404 while the file is being replaced (seen on 08).
     And JupyterLab may mark the panel clean before the file is written: a read then returns the file as
     an earlier save left it (seen on 00 under load: the outputs cleared, no cell executed). Ask again
     until the saved notebook has landed or 60 s have passed; then return what the server holds.
@@ -50,7 +51,7 @@ def read_through_the_server(lab, name, landed):
             if landed(content) or time.monotonic() > deadline:
                 return content
         except urllib.error.HTTPError as error:
-            if error.code not in (400, 500) or time.monotonic() > deadline:
+            if error.code not in (400, 404, 500) or time.monotonic() > deadline:
                 raise
         time.sleep(0.5)
 
