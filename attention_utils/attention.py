@@ -2,7 +2,7 @@
 
 ``attend`` builds the whole ``(Tq, Tk)`` matrix of scores and weights, so its time and memory grow with
 ``Tq Tk``: the quadratic wall. It is the reference every other implementation is checked against; the
-functions that get around the wall are in ``attention_utils.efficient`` (notebook 11).
+functions that get around the wall are in ``attention_utils.efficient`` (notebook 12).
 """
 
 import keras

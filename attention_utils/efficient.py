@@ -1,7 +1,7 @@
 """Attention that gets around the quadratic wall: exact block-wise, windowed, and linear attention.
 
 ``attention_utils.attend`` builds the whole ``(Tq, Tk)`` matrix of scores and weights; these functions
-do not (notebook 11):
+do not (notebook 12):
 
 | function           | computes                                       | time                   | extra memory |
 |--------------------|------------------------------------------------|------------------------|--------------|
@@ -46,7 +46,7 @@ def blockwise_attend(
 
     The blocks are cut at fixed positions, so ``Tq`` and ``Tk`` must be known: a Python loop runs over
     the query blocks and ``ops.fori_loop`` over the key blocks, one after the other. The function runs
-    eagerly, or inside ``tf.function``, where the graph runs faster (notebook 11); pass
+    eagerly, or inside ``tf.function``, where the graph runs faster (notebook 12); pass
     ``autograph=False`` there, since the loops need no conversion and AutoGraph's costs seconds.
     Gradients flow through the loop, but automatic differentiation keeps every tile for the backward
     pass, so training memory is still ``O(Tq Tk)``; FlashAttention recomputes the tiles instead.
@@ -145,7 +145,7 @@ def linear_attend(query, value, key=None, *, causal=False, key_mask=None, block_
 
     This is a different attention, not a faster way to compute softmax attention: its weights
     ``phi(q_i) . phi(k_j) / sum_j' phi(q_i) . phi(k_j')`` are smoother than the softmax's, and the
-    context differs from ``attend``'s. Notebook 11 reports by how much.
+    context differs from ``attend``'s. Notebook 12 reports by how much.
 
     Args:
         query: ``(..., Tq, d)``.
