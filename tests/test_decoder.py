@@ -62,6 +62,25 @@ def test_states_contexts_and_weights_follow_the_equations(decoder_inputs):
         np.testing.assert_allclose(ops.convert_to_numpy(output), reference, atol=1e-5)
 
 
+def test_keys_projected_once_give_what_the_attention_layer_gives_at_every_step(decoder_inputs):
+    # The decoder projects U_a h_j once per sequence (appendix A.1.2); calling its BahdanauAttention at
+    # each step, which projects the keys again every time, must give the same states, contexts, weights.
+    inputs, annotations, initial_state, mask = decoder_inputs
+    decoder = BahdanauDecoder(UNITS, attention_units=6)
+    outputs = decoder(inputs, annotations, initial_state, annotations_mask=mask, return_attention_scores=True)
+    state, expected = initial_state, ([], [], [])
+    for step in range(TY):
+        context, weights = decoder.attention(
+            [ops.expand_dims(state, 1), annotations], mask=[None, mask], return_attention_scores=True
+        )
+        context = ops.squeeze(context, 1)
+        state, _ = decoder.cell(ops.concatenate([inputs[:, step], context], axis=-1), [state])
+        for collected, value in zip(expected, (state, context, ops.squeeze(weights, 1))):
+            collected.append(ops.convert_to_numpy(value))
+    for output, reference in zip(outputs, expected):
+        np.testing.assert_allclose(ops.convert_to_numpy(output), np.stack(reference, axis=1), atol=1e-6)
+
+
 def test_shapes_and_weights_sum_to_one_with_zero_on_padding(decoder_inputs):
     inputs, annotations, initial_state, mask = decoder_inputs
     states, contexts, weights = (

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from attention_utils import _validation as check
+from attention_utils.alignment import masked_softmax
 from attention_utils.layers.bahdanau import BahdanauAttention
 
 
@@ -26,8 +27,9 @@ class BahdanauDecoder(keras.layers.Layer):
        reset gate multiplies ``s_{i-1}`` before the recurrent matrix, as in the paper
        (``GRUCell(reset_after=False)``); unlike the paper, the GRU has biases.
 
-    The attention comes before the RNN step and feeds it, so the steps run one after another even
-    under teacher forcing: a Python loop over the ``Ty`` output steps, unrolled when the layer is
+    ``U_a h_j`` does not depend on ``i``: as in the paper's appendix A.1.2, it is computed once per
+    sequence, before the loop, and each step adds ``W_a s_{i-1}`` to it. The attention comes before the
+    RNN step and feeds it, so the steps run one after another even under teacher forcing: a Python loop over the ``Ty`` output steps, unrolled when the layer is
     called (so ``Ty`` must be known then; for ten steps this runs faster than a symbolic loop). Output
     layers then predict ``y_i`` from ``s_i``, ``c_i`` and ``y_{i-1}`` (the paper's eq. 4). With
     ``Ty = 0`` there is no step: the outputs are empty, ``(batch_size, 0, ...)``.
@@ -85,20 +87,23 @@ class BahdanauDecoder(keras.layers.Layer):
         annotations_mask = check.check_sequence_mask(
             annotations_mask, "annotations_mask", annotations, "annotations", "Tx"
         )
-        mask = None if annotations_mask is None else [None, annotations_mask]
+        attention = self.attention
+        # U_a h_j, (batch, Tx, attention_units): the same at every step (appendix A.1.2), so computed once.
+        projected_annotations = ops.matmul(annotations, attention.w_key)
         state = initial_state  # s_0
         states, contexts, weights = [], [], []
         for previous_target in ops.unstack(inputs, axis=1):  # y_{i-1}, (batch, input_dim)
-            # 1-3. The previous state s_{i-1} is the query, one per step: (batch, 1, units).
-            context, step_weights = self.attention(
-                [ops.expand_dims(state, 1), annotations], mask=mask, return_attention_scores=True
-            )
-            context = ops.squeeze(context, 1)
+            # 1. e_ij = v_a^T tanh(W_a s_{i-1} + U_a h_j), (batch, Tx)
+            projected_state = ops.expand_dims(ops.matmul(state, attention.w_query), 1)
+            scores = ops.sum(ops.tanh(projected_state + projected_annotations) * attention.v, axis=-1)
+            # 2. alpha_ij = softmax_j(e_ij), 0 on padding; 3. c_i = sum_j alpha_ij h_j
+            step_weights = masked_softmax(scores, annotations_mask)
+            context = ops.einsum("bj,bjd->bd", step_weights, annotations)
             # 4. s_i = f(s_{i-1}, y_{i-1}, c_i)
             state, _ = self.cell(ops.concatenate([previous_target, context], axis=-1), [state])
             states.append(state)
             contexts.append(context)
-            weights.append(ops.squeeze(step_weights, 1))
+            weights.append(step_weights)
         if not states:  # Ty = 0: no step to take, empty results of the documented shapes
             return self._no_steps(inputs, annotations, initial_state, return_attention_scores)
         outputs = (ops.stack(states, axis=1), ops.stack(contexts, axis=1))
