@@ -15,6 +15,9 @@ def show_heatmaps(
     yticklabels=None,
     figsize=None,
     cmap="Reds",
+    vmin=None,
+    vmax=None,
+    colorbar_label=None,
 ):
     """Draws a grid of attention matrices with labelled axes, token labels and one colour bar.
 
@@ -28,6 +31,9 @@ def show_heatmaps(
             ticks are the positions, whole numbers only.
         figsize: defaults to 2.5 inches per panel.
         cmap: a Matplotlib colour map; sequential maps read best for weights in ``[0, 1]``.
+        vmin, vmax: the colour range; by default the smallest and largest finite values. Give both
+            (for weights, ``vmin=0, vmax=1``) to draw several figures on one scale.
+        colorbar_label: what the colour bar measures, such as ``"attention weight"``.
 
     Returns:
         The Matplotlib figure.
@@ -55,7 +61,8 @@ def show_heatmaps(
             raise ValueError(
                 f"Invalid value for argument {name}. Expected {expected} labels. Received: {len(labels)} labels"
             )
-    vmin, vmax = _colour_range(matrices)  # before the figure exists, so an error leaves none open
+    # Before the figure exists, so an error leaves none open.
+    vmin, vmax = _colour_limits(matrices, vmin, vmax)
     figsize = figsize or (2.5 * num_cols + 1, 2.5 * num_rows)
     fig, axes = plt.subplots(num_rows, num_cols, figsize=figsize, sharex=True, sharey=True, squeeze=False)
     for row in range(num_rows):
@@ -77,8 +84,28 @@ def show_heatmaps(
                 ax.set_yticks(range(num_queries), yticklabels)
             else:
                 ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.colorbar(image, ax=axes, shrink=0.6)
+    fig.colorbar(image, ax=axes, shrink=0.6, label=colorbar_label)
     return fig
+
+
+def _colour_limits(matrices, vmin, vmax):
+    """``vmin`` and ``vmax`` where given, else the range of the finite values, checked to be a range."""
+    for name, value in (("vmin", vmin), ("vmax", vmax)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+            raise TypeError(
+                f"Invalid value for argument {name}. Expected a real number or None. Received: {name}={value!r}"
+            )
+        if value is not None and not np.isfinite(value):
+            raise ValueError(f"Invalid value for argument {name}. Expected a finite number. Received: {name}={value!r}")
+    if vmin is None or vmax is None:
+        data_min, data_max = _colour_range(matrices)
+        vmin = data_min if vmin is None else vmin
+        vmax = data_max if vmax is None else vmax
+    if vmin > vmax:
+        raise ValueError(
+            f"Invalid value for arguments vmin and vmax. Expected vmin <= vmax. Received: vmin={vmin!r}, vmax={vmax!r}"
+        )
+    return float(vmin), float(vmax)
 
 
 def _colour_range(matrices):

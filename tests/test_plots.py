@@ -57,3 +57,29 @@ def test_wrong_number_of_titles_or_labels_is_rejected():
         show_heatmaps(np.ones((2, 3, 4)), titles=["only one"])
     with pytest.raises(ValueError, match="argument xticklabels.*Expected 4"):
         show_heatmaps(np.ones((3, 4)), xticklabels=["a"])
+
+
+def test_a_given_colour_range_is_used_and_the_colour_bar_labelled():
+    # Two figures of weights on one scale: 0 to 1 whatever the largest weight of each.
+    figure = show_heatmaps(np.full((3, 4), 0.25), vmin=0, vmax=1, colorbar_label="attention weight")
+    image = figure.axes[0].images[0]
+    assert image.get_clim() == (0.0, 1.0)
+    assert figure.axes[-1].get_ylabel() == "attention weight"  # the colour bar's own axes come last
+
+
+def test_one_given_limit_keeps_the_data_for_the_other():
+    figure = show_heatmaps(np.array([[0.2, 0.6]]), vmin=0)
+    assert figure.axes[0].images[0].get_clim() == (0.0, 0.6)
+
+
+@pytest.mark.parametrize(
+    "limits, error, message",
+    [
+        ({"vmin": "0"}, TypeError, r"argument vmin.*Received: vmin='0'"),
+        ({"vmax": np.nan}, ValueError, r"argument vmax.*finite"),
+        ({"vmin": 1, "vmax": 0}, ValueError, r"vmin <= vmax.*vmin=1, vmax=0"),
+    ],
+)
+def test_bad_colour_limits_name_the_argument(limits, error, message):
+    with pytest.raises(error, match=message):
+        show_heatmaps(np.ones((2, 2)), **limits)
