@@ -1,4 +1,9 @@
-"""Whole models the notebooks reuse: ResNet-50 with an attention module, and the counts the papers give.
+"""Whole models the notebooks reuse: a character translator with or without attention, ResNet-50 with an
+attention module, and the counts the papers give.
+
+``seq2seq_translator`` builds notebook 09's encoder-decoder (a bidirectional GRU encoder and a decoder
+without attention, with Bahdanau's or with Luong's attention), which notebook 09 writes from scratch and
+notebook 10 imports.
 
 ``resnet50`` builds the ResNet-50 of He et al. (2016) with one of the feature-map attention modules
 (``"se"``: ``SqueezeExcitation``, ``"cbam"``: ``CBAM``) on the residual branch of every bottleneck
@@ -14,6 +19,8 @@ import numpy as np
 
 from attention_utils import _validation as check
 from attention_utils.layers.cbam import CBAM
+from attention_utils.layers.decoder import BahdanauDecoder
+from attention_utils.layers.luong import LuongAttention
 from attention_utils.layers.squeeze_excitation import SqueezeExcitation
 
 
@@ -29,6 +36,100 @@ def trainable_parameters(model_or_layer):
             f"Received: model_or_layer={model_or_layer!r}"
         )
     return sum(int(np.prod(weight.shape)) for weight in model_or_layer.trainable_weights)
+
+
+SEQ2SEQ_DECODERS = ("none", "bahdanau", "luong")
+
+
+def seq2seq_translator(
+    decoder,
+    source_vocabulary_size,
+    target_vocabulary_size,
+    source_length,
+    target_length,
+    embedding_dim=32,
+    encoder_units=32,
+    decoder_units=64,
+    name=None,
+):
+    """An RNN encoder-decoder over token ids, without attention or with Bahdanau's or Luong's.
+
+    The model of notebook 09, built from the same layers with the same names:
+    1. Encoder (Bahdanau et al. 2014, section 3.2): an ``Embedding`` with ``mask_zero=True`` (id 0 is
+       padding) and a bidirectional GRU (``"encoder"``) whose outputs are the annotations
+       ``h_j = [fwd_j; bwd_j]``, ``(batch_size, source_length, 2 * encoder_units)``. The decoder starts
+       from ``s_0 = tanh(W_s [fwd_Tx; bwd_1])`` (``"initial_state"``).
+    2. The previous targets ``y_{i-1}`` (teacher forcing) are embedded (``"target_embedding"``).
+    3. Decoder (``"decoder"``):
+       - ``"none"``: ``s_i = GRU(s_{i-1}, y_{i-1})``; the source reaches it through ``s_0`` only
+         (Sutskever et al. 2014). Features ``s_i``.
+       - ``"bahdanau"``: ``BahdanauDecoder``, attending with ``s_{i-1}`` and feeding ``c_i`` into the GRU
+         step. Features ``[s_i; c_i; y_{i-1}]`` (the paper's eq. 4).
+       - ``"luong"``: the GRU step first, then ``LuongAttention("general")`` (``"attention"``) with the
+         current state ``h_t`` as query (Luong et al. 2015, eqs. 5-8, without input feeding).
+         Features ``[c_t; h_t]``.
+    4. Output: ``Dense(decoder_units, tanh)`` (``"hidden"``; Luong's ``h~_t``) and a linear layer to
+       one logit per target token (``"logits"``).
+
+    Args:
+        decoder: one of ``"none"``, ``"bahdanau"``, ``"luong"``.
+        source_vocabulary_size, target_vocabulary_size: numbers of token ids, at least 2 (id 0 is
+            padding in the source).
+        source_length, target_length: ``Tx`` and ``Ty``, positive integers (the Bahdanau decoder's loop
+            is unrolled over ``Ty`` steps).
+        embedding_dim, encoder_units, decoder_units: layer sizes, positive integers.
+        name: the model's name; defaults to ``"translator_<decoder>"``.
+
+    Returns:
+        ``(model, aligner)``: ``model`` maps ``[source (batch_size, Tx), previous_targets (batch_size,
+        Ty)]``, integer ids, to logits ``(batch_size, Ty, target_vocabulary_size)``; ``aligner`` shares
+        its layers and returns the attention weights ``(batch_size, Ty, Tx)``, or is ``None`` for
+        ``decoder="none"``.
+    """
+    check.check_one_of(decoder, "decoder", SEQ2SEQ_DECODERS)
+    for argument, value, minimum in (
+        ("source_vocabulary_size", source_vocabulary_size, 2),
+        ("target_vocabulary_size", target_vocabulary_size, 2),
+        ("source_length", source_length, 1),
+        ("target_length", target_length, 1),
+        ("embedding_dim", embedding_dim, 1),
+        ("encoder_units", encoder_units, 1),
+        ("decoder_units", decoder_units, 1),
+    ):
+        check.check_integer_at_least(value, argument, minimum)
+    source = keras.Input((source_length,), dtype="int32", name="source")
+    previous_targets = keras.Input((target_length,), dtype="int32", name="previous_targets")
+    embedded_source = keras.layers.Embedding(source_vocabulary_size, embedding_dim, mask_zero=True)(source)
+    annotations, forward_final, backward_final = keras.layers.Bidirectional(
+        keras.layers.GRU(encoder_units, return_sequences=True, return_state=True), name="encoder"
+    )(embedded_source)
+    initial_state = keras.layers.Dense(decoder_units, activation="tanh", name="initial_state")(
+        keras.layers.Concatenate()([forward_final, backward_final])
+    )
+    embedded_previous = keras.layers.Embedding(target_vocabulary_size, embedding_dim, name="target_embedding")(
+        previous_targets
+    )
+    weights = None
+    if decoder == "bahdanau":
+        states, contexts, weights = BahdanauDecoder(decoder_units, name="decoder")(
+            embedded_previous, annotations, initial_state, return_attention_scores=True
+        )
+        features = keras.layers.Concatenate()([states, contexts, embedded_previous])
+    else:
+        states = keras.layers.GRU(decoder_units, return_sequences=True, name="decoder")(
+            embedded_previous, initial_state=initial_state
+        )
+        features = states
+        if decoder == "luong":
+            contexts, weights = LuongAttention("general", name="attention")(
+                [states, annotations], return_attention_scores=True
+            )
+            features = keras.layers.Concatenate()([contexts, states])
+    hidden = keras.layers.Dense(decoder_units, activation="tanh", name="hidden")(features)
+    logits = keras.layers.Dense(target_vocabulary_size, name="logits")(hidden)
+    model = keras.Model([source, previous_targets], logits, name=name or f"translator_{decoder}")
+    aligner = None if weights is None else keras.Model([source, previous_targets], weights)
+    return model, aligner
 
 
 _MODULES = {"se": SqueezeExcitation, "cbam": CBAM}
