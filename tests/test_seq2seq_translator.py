@@ -58,7 +58,11 @@ def test_bahdanau_translator_saves_and_loads_with_identical_outputs(tmp_path, rn
 @pytest.mark.parametrize(
     "arguments, error, message",
     [
-        ({"decoder": "transformer"}, ValueError, r"argument decoder.*'bahdanau', 'luong', 'none'.*decoder='transformer'"),
+        (
+            {"decoder": "transformer"},
+            ValueError,
+            r"argument decoder.*'bahdanau', 'luong', 'none'.*decoder='transformer'",
+        ),
         ({"decoder": None}, ValueError, r"argument decoder.*None"),
         ({"source_length": 0}, ValueError, r"argument source_length.*0"),
         ({"target_vocabulary_size": 1}, ValueError, r"argument target_vocabulary_size.*1"),
