@@ -29,10 +29,11 @@ class BahdanauDecoder(keras.layers.Layer):
 
     ``U_a h_j`` does not depend on ``i``: as in the paper's appendix A.1.2, it is computed once per
     sequence, before the loop, and each step adds ``W_a s_{i-1}`` to it. The attention comes before the
-    RNN step and feeds it, so the steps run one after another even under teacher forcing: a Python loop over the ``Ty`` output steps, unrolled when the layer is
-    called (so ``Ty`` must be known then; for ten steps this runs faster than a symbolic loop). Output
-    layers then predict ``y_i`` from ``s_i``, ``c_i`` and ``y_{i-1}`` (the paper's eq. 4). With
-    ``Ty = 0`` there is no step: the outputs are empty, ``(batch_size, 0, ...)``.
+    RNN step and feeds it, so the steps run one after another even under teacher forcing: a Python
+    loop over the ``Ty`` output steps, unrolled when the layer is called (so ``Ty`` must be known then;
+    for ten steps this runs faster than a symbolic loop). Output layers then predict ``y_i`` from
+    ``s_i``, ``c_i`` and ``y_{i-1}`` (the paper's eq. 4). With ``Ty = 0`` there is no step: the outputs
+    are empty, ``(batch_size, 0, ...)``.
 
     Args:
         units: the size of the decoder state ``s_i``, a positive integer.
