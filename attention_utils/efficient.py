@@ -9,9 +9,16 @@ do not (notebook 12):
 | `windowed_attend`  | exact attention within a band abs(i - j) <= w  | O(Tq (w + block) d)    | one tile     |
 | `linear_attend`    | linear attention: a different, approximate one | O((Tq + Tk) d d_value) | O(T d)       |
 
-The memory column is the forward pass's: under autodiff, TensorFlow keeps every tile for the backward
-pass. ``linear_attend`` holds phi(Q) and phi(K), ``O(T d)``, besides its ``O(d d_value)`` running sums.
+The memory column holds for training too. The backward pass of ``blockwise_attend`` and
+``windowed_attend`` is FlashAttention's (Dao et al. 2022; Dao 2023): it keeps the context and one
+number per query, and recomputes each tile from them, one tile at a time: five matrix products per
+tile to the forward pass's two. (With a named score on TensorFlow; a callable score keeps plain
+autodiff, which keeps every tile.) ``linear_attend`` holds phi(Q) and phi(K), ``O(T d)``, besides its
+``O(d d_value)`` running sums; autodiff keeps what it computes, ``O(T d)``, and with ``causal=True``
+one ``block_size x block_size`` tile per block.
 """
+
+import functools
 
 import keras
 import numpy as np
@@ -44,12 +51,36 @@ def blockwise_attend(
     ``O(query_block_size * block_size)`` per head, instead of ``O(Tq Tk)``; the arithmetic is the same
     as ``attend``'s plus the rescaling, ``O(Tq Tk d)``.
 
+    The backward pass does not keep the tiles either: it recomputes them, as FlashAttention does (Dao
+    et al. 2022: the gradients in appendix B.2, the backward pass in Algorithm 4), here in the form of
+    FlashAttention-2 (Dao 2023, Algorithms 1 and 2), which saves one number per query instead of ``m``
+    and ``l``. The forward pass saves the context ``O`` and, for each query ``i``, the log-sum-exp of
+    its scores, ``L_i = m_i + log(l_i)`` (``+inf`` for a query with no key). Given the gradient
+    ``dO`` of the loss with respect to the context, with ``Q_i`` a block of queries and ``K_j``, ``V_j``
+    a block of keys and values:
+
+    5. ``D_i = rowsum(dO_i * O_i)``, once (it equals ``rowsum(P_i * dP_i)``).
+    6. For each tile the forward pass read (the same masks, the causal tiles skipped): recompute
+       ``S_ij = Q_i K_j^T`` and the weights ``P_ij = exp(S_ij - L_i)``, already normalised (0 where masked).
+    7. ``dV_j += P_ij^T dO_i``.
+    8. ``dP_ij = dO_i V_j^T`` and, through the softmax, ``dS_ij = P_ij * (dP_ij - D_i)``.
+    9. ``dQ_i += dS_ij K_j`` and ``dK_j += dS_ij^T Q_i``.
+
+    For ``"scaled_dot"`` and ``"cosine"``, ``Q`` and ``K`` are the scaled queries and the normalised
+    queries and keys, and autodiff carries their gradients back through that transform. The backward
+    pass holds ``O``, ``L``, ``D`` and the gradients, ``O(T d)``, and one tile at a time: training
+    memory is ``O(T d)`` plus a tile, instead of ``O(Tq Tk)``, for one more matrix product per tile
+    than autodiff's backward pass does (five, ``S_ij`` recomputed, to its four; the forward's are
+    two). The gradient with respect to ``mask`` is none (booleans), and the gradient has no gradient of
+    its own: asking for second derivatives is a ``NotImplementedError``. It is TensorFlow's
+    (``tf.custom_gradient``); on other backends, and with a callable ``score``, gradients flow by plain
+    autodiff through the loop, exact (to any order) but keeping every tile: a callable may close over
+    trainable tensors that a custom gradient would not reach.
+
     The blocks are cut at fixed positions, so ``Tq`` and ``Tk`` must be known: a Python loop runs over
     the query blocks and ``ops.fori_loop`` over the key blocks, one after the other. The function runs
     eagerly, or inside ``tf.function``, where the graph runs faster (notebook 12); pass
     ``autograph=False`` there, since the loops need no conversion and AutoGraph's costs seconds.
-    Gradients flow through the loop, but automatic differentiation keeps every tile for the backward
-    pass, so training memory is still ``O(Tq Tk)``; FlashAttention recomputes the tiles instead.
 
     Args:
         query: ``(..., Tq, d)``.
@@ -94,7 +125,8 @@ def windowed_attend(query, value, key=None, score="scaled_dot", mask=None, *, wi
     ``|i - j| <= window`` (and ``mask``), but reads only the keys near each query: every block of
     ``block_size`` queries scores the ``block_size + 2 window`` keys around it as one tile, with
     ``blockwise_attend``'s masked softmax. Time grows as ``O(Tq (block_size + 2 window) d)`` and memory
-    as ``O(block_size (block_size + 2 window))`` per head: linear in the length for a fixed window.
+    as ``O(block_size (block_size + 2 window))`` per head: linear in the length for a fixed window. The
+    backward pass recomputes the tiles, as ``blockwise_attend``'s does, so this holds for training too.
 
     Args:
         query: ``(..., Tq, d)``.
@@ -239,8 +271,9 @@ def _causal_band(q_start, q_stop, k_start, k_stop):
 
 
 def _online_softmax_attention(query, key, value, score, mask, query_block_size, plan, key_block_size=None):
-    """The loop of ``blockwise_attend`` and ``windowed_attend``: one block of queries at a time, each
-    reading its tiles of keys into a running maximum, sum and context (steps 1-4 in ``blockwise_attend``).
+    """The attention of ``blockwise_attend`` and ``windowed_attend``: one block of queries at a time, each
+    reading its tiles of keys into a running maximum, sum and context (steps 1-4 in ``blockwise_attend``),
+    with a backward pass that reads the same tiles again (steps 5-9) instead of keeping them.
 
     ``plan(q_start, q_stop)`` lists the tiles a query block reads, in order: ``("tile", k_start, k_stop,
     allowed)`` with ``allowed`` the pairs its positions allow (``None`` for all, else a boolean NumPy
@@ -248,75 +281,274 @@ def _online_softmax_attention(query, key, value, score, mask, query_block_size, 
     ``key_block_size`` keys, every pair allowed. A loop picks its block by index: inside ``tf.function``
     the graph then holds one loop per query block instead of one copy of the step per tile, so it
     traces quickly and runs one tile after the other.
+
+    The recomputing backward pass is for the named scores, which are a plain dot product once queries
+    and keys are transformed (``_prepared_for_score``; autodiff differentiates the transform), and for
+    TensorFlow tensors. A callable score keeps plain autodiff through the loop, which keeps the tiles:
+    it may close over trainable tensors, and a custom gradient would not reach them. Other backends
+    (the JAX port, a later issue) and symbolic tensors keep it too.
     """
     query, key, score_tile = _prepared_for_score(query, key, score)
     if _no_query_or_key(query, key, value):
         return _empty_or_zero_context(query, key, value)
-    num_queries, num_keys = query.shape[-2], key.shape[-2]
-    num_whole = 0 if key_block_size is None else num_keys // key_block_size
+    tiling = _Tiling(query.shape[-2], key.shape[-2], mask, query_block_size, plan, key_block_size)
+    if callable(score) or not _tensorflow_tensors(query, key, value):
+        return _online_softmax_forward(query, key, value, tiling, score_tile)[0]
+    return _attention_recomputing_tiles_backward(query, key, value, tiling)
+
+
+def _online_softmax_forward(query, key, value, tiling, score_tile):
+    """Steps 1-4 of ``blockwise_attend`` over every tile of ``tiling``. Returns the context
+    ``(..., Tq, d_value)`` and each query's log-sum-exp of its scores, ``L = m + log(l)``, ``(..., Tq, 1)``,
+    from which the backward pass recomputes the weights; ``+inf`` for a query with no key, so that its
+    recomputed weights ``exp(s - L)`` are 0 (Dao 2023, Algorithm 1)."""
     lowest = check.lowest_float(query.dtype)
-
-    def blocks(x, axis):  # (..., n, ...) -> (..., num_whole, key_block_size, ...) along axis
-        shape = tuple(ops.shape(x))
-        whole = x[..., : num_whole * key_block_size, :] if axis == -2 else x[..., : num_whole * key_block_size]
-        return ops.reshape(whole, shape[:axis] + (num_whole, key_block_size) + shape[len(shape) + axis + 1 :])
-
-    key_blocks, value_blocks = (blocks(key, -2), blocks(value, -2)) if num_whole > 1 else (None, None)
-    contexts = []
-    for q_start in range(0, num_queries, query_block_size):
-        q_stop = min(q_start + query_block_size, num_queries)
-        mask_rows = None if mask is None else mask if mask.shape[-2] == 1 else mask[..., q_start:q_stop, :]
-        mask_blocks = None
-        if mask_rows is not None and mask_rows.shape[-1] != 1 and num_whole > 1:
-            mask_blocks = blocks(mask_rows, -1)
-        tiles = _Tiles(
-            query[..., q_start:q_stop, :],
-            key,
-            value,
-            mask_rows,
-            key_blocks,
-            value_blocks,
-            mask_blocks,
-            score_tile,
-            lowest,
+    contexts, log_sum_exps = [], []
+    for q_start, q_stop, items, tiles in tiling.query_blocks(key, value):
+        step = functools.partial(_forward_step, query[..., q_start:q_stop, :], score_tile, lowest)
+        after = contexts[-1] if contexts else None  # one query block after the other
+        running_max, running_sum, context = tiling.run(items, tiles, step, None, after)
+        has_keys = running_sum > 0
+        safe_sum = ops.where(has_keys, running_sum, ops.ones_like(running_sum))
+        # A query whose keys were all masked has a running sum of 0 and a zero context: keep the zeros.
+        contexts.append(context / safe_sum)
+        log_sum_exps.append(
+            ops.where(has_keys, running_max + ops.log(safe_sum), ops.full_like(running_sum, float("inf")))
         )
-        state = None
-        for item in plan(q_start, q_stop):
+    return _concatenated_rows(contexts), _concatenated_rows(log_sum_exps)
+
+
+def _forward_step(query_block, score_tile, lowest, state, key_tile, value_tile, tile_mask, at):
+    scores = score_tile(query_block, key_tile)  # 1. one tile of scores
+    return _online_softmax_step(state, scores, value_tile, tile_mask, lowest)
+
+
+def _attention_recomputing_tiles_backward(query, key, value, tiling):
+    """``_online_softmax_forward``'s context, whose gradient recomputes the tiles (``blockwise_attend``,
+    steps 5-9) from the saved context and log-sum-exp, instead of keeping them: a ``tf.custom_gradient``
+    over the dot-product scores ``query . key``.
+
+    TensorFlow only: this wrapper and ``_sum_to_shape`` are the parts a JAX port (a later issue) replaces,
+    by ``jax.custom_vjp`` with the same forward and backward, besides ``_one_iteration_at_a_time_loop``.
+    """
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def attention(query, key, value):
+        # tf.custom_gradient lets an eager GradientTape record the operations inside, and each would keep
+        # its tile for a backward pass that never uses it: the forward reads inputs cut off from the tape.
+        query, key, value = (ops.stop_gradient(x) for x in (query, key, value))
+        context, log_sum_exp = _online_softmax_forward(query, key, value, tiling, _dot_product_scores)
+
+        def gradient(context_grad):
+            grads = _recomputed_gradients(query, key, value, context, log_sum_exp, context_grad, tiling)
+            return tuple(_not_differentiable(_sum_to_shape(grad, x)) for grad, x in zip(grads, (query, key, value)))
+
+        return context, gradient
+
+    return attention(query, key, value)
+
+
+def _not_differentiable(grad):
+    """``grad``, whose own gradient is an error: the backward pass takes the saved context and
+    log-sum-exp as constants, so differentiating it again would give wrong second derivatives."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def identity(grad):
+        def second_order(upstream):
+            raise NotImplementedError(
+                "blockwise_attend and windowed_attend have no second-order gradients: their backward pass "
+                "recomputes the weights from saved statistics that it takes as constants. Use "
+                "attention_utils.attend, or score=<a callable>, which autodiff differentiates to any order."
+            )
+
+        return tf.identity(grad), second_order
+
+    return identity(grad)
+
+
+def _recomputed_gradients(query, key, value, context, log_sum_exp, context_grad, tiling):
+    """Steps 5-9 of ``blockwise_attend``: the gradients of the loss with respect to the dot-product queries,
+    keys and values, given its gradient ``context_grad`` with respect to the context (Dao 2023, Algorithm 2).
+
+    FlashAttention-2's loop keeps a block of keys and runs over the queries; this one keeps a block of
+    queries and runs over its tiles, as the forward pass does (the same plan, causal skipping included),
+    and adds each tile's ``dK_j``, ``dV_j`` into gradients of all the keys and values, ``O(Tk d)``. The
+    keys of a loop's whole blocks go to gradients cut into the same blocks, a block picked by index.
+    Returns ``(dQ, dK, dV)``, each in the batch shape of the context (its broadcast inputs' batch shape).
+    """
+    lowest = check.lowest_float(query.dtype)
+    delta = ops.sum(context_grad * context, axis=-1, keepdims=True)  # 5. D_i = rowsum(dO_i * O_i)
+    batch_zeros = ops.zeros_like(context[..., :1, :1])  # zeros of the context's batch shape, (..., 1, 1)
+    key_grad, value_grad = ops.zeros_like(key) + batch_zeros, ops.zeros_like(value) + batch_zeros
+    key_blocks_grad = value_blocks_grad = None
+    if tiling.num_whole > 1:
+        blocks_zeros = ops.expand_dims(batch_zeros, -3)
+        key_blocks_grad = ops.zeros_like(tiling.blocks(key, -2)) + blocks_zeros
+        value_blocks_grad = ops.zeros_like(tiling.blocks(value, -2)) + blocks_zeros
+    query_grads = []
+    for q_start, q_stop, items, tiles in tiling.query_blocks(key, value):
+        rows = [x[..., q_start:q_stop, :] for x in (query, context_grad, log_sum_exp, delta)]
+        step = functools.partial(_backward_step, *rows, lowest, key.shape[-2])
+        state = (ops.zeros_like(rows[0]) + batch_zeros, key_grad, value_grad, key_blocks_grad, value_blocks_grad)
+        query_block_grad, key_grad, value_grad, key_blocks_grad, value_blocks_grad = tiling.run(
+            items, tiles, step, state
+        )
+        query_grads.append(query_block_grad)
+    if key_blocks_grad is not None:
+        key_grad = key_grad + tiling.unblocked(key_blocks_grad)
+        value_grad = value_grad + tiling.unblocked(value_blocks_grad)
+    return _concatenated_rows(query_grads), key_grad, value_grad
+
+
+def _backward_step(
+    query_block,
+    context_grad_block,
+    log_sum_exp_block,
+    delta_block,
+    lowest,
+    num_keys,
+    state,
+    key_tile,
+    value_tile,
+    tile_mask,
+    at,
+):
+    """Steps 6-9 of ``blockwise_attend`` for one tile; ``state`` is ``(dQ_i, dK, dV, dK blocks, dV blocks)``
+    and ``at`` where the tile's keys are: ``(k_start, k_stop)``, or the index of a whole key block."""
+    query_grad, key_grad, value_grad, key_blocks_grad, value_blocks_grad = state
+    scores = _dot_product_scores(query_block, key_tile)  # 6. S_ij = Q_i K_j^T, recomputed
+    if tile_mask is not None:
+        # The lowest finite score, as in the forward pass: exp(lowest - L) is exactly 0.
+        scores = ops.where(tile_mask, scores, ops.full_like(scores, lowest))
+    weights = ops.exp(scores - log_sum_exp_block)  # P_ij = exp(S_ij - L_i): softmax weights, normalised
+    tile_value_grad = ops.matmul(ops.swapaxes(weights, -1, -2), context_grad_block)  # 7. dV_j += P_ij^T dO_i
+    weights_grad = ops.matmul(context_grad_block, ops.swapaxes(value_tile, -1, -2))  # 8. dP_ij = dO_i V_j^T
+    scores_grad = weights * (weights_grad - delta_block)  # dS_ij = P_ij * (dP_ij - D_i)
+    tile_key_grad = ops.matmul(ops.swapaxes(scores_grad, -1, -2), query_block)  # 9. dK_j += dS_ij^T Q_i
+    query_grad = query_grad + ops.matmul(scores_grad, key_tile)  # dQ_i += dS_ij K_j
+    if isinstance(at, tuple):
+        key_grad = _added_at_keys(key_grad, *at, tile_key_grad)
+        value_grad = _added_at_keys(value_grad, *at, tile_value_grad)
+    else:
+        key_blocks_grad = _added_at_block(key_blocks_grad, at, tile_key_grad)
+        value_blocks_grad = _added_at_block(value_blocks_grad, at, tile_value_grad)
+    return query_grad, key_grad, value_grad, key_blocks_grad, value_blocks_grad
+
+
+def _added_at_keys(grad, k_start, k_stop, tile_grad):
+    """``grad`` ``(..., Tk, d)`` with a tile's gradient ``(..., k_stop - k_start, d)`` added to its keys.
+
+    Cut and joined rather than ``grad + pad(tile_grad)``: in a graph, the padded copy, ``O(Tk d)``, does
+    not depend on ``grad`` and could be made for every tile long before ``grad`` reaches it.
+    """
+    rows = grad[..., k_start:k_stop, :] + tile_grad
+    return ops.concatenate([grad[..., :k_start, :], rows, grad[..., k_stop:, :]], axis=-2)
+
+
+def _added_at_block(blocks_grad, index, tile_grad):
+    """``blocks_grad`` ``(..., num_blocks, block_size, d)`` with ``tile_grad`` added to block ``index``, a
+    tensor (a loop's counter). ``O(Tk d)`` work, small beside the tile's ``O(bq bk d)``."""
+    hit = ops.reshape(ops.arange(blocks_grad.shape[-3]) == index, (-1, 1, 1))
+    return ops.where(hit, blocks_grad + ops.expand_dims(tile_grad, -3), blocks_grad)
+
+
+def _sum_to_shape(grad, x):
+    """``grad``, of a broadcast shape, summed over the axes along which ``x`` was broadcast: ``x``'s
+    gradient, as automatic differentiation takes it through broadcasting (batch sizes may be unknown)."""
+    import tensorflow as tf
+
+    axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(x), s1=tf.shape(grad))
+    return tf.reshape(tf.reduce_sum(grad, axis=axes), tf.shape(x))
+
+
+class _Tiling:
+    """The tiles of one call: the blocks of ``query_block_size`` queries and, for each, the tiles of keys
+    that ``plan`` lists (see ``_online_softmax_attention``). The forward and backward passes read the
+    same tiles in the same order through ``query_blocks`` and ``run``."""
+
+    def __init__(self, num_queries, num_keys, mask, query_block_size, plan, key_block_size):
+        self.num_queries, self.num_keys, self.mask = num_queries, num_keys, mask
+        self.query_block_size, self.plan, self.key_block_size = query_block_size, plan, key_block_size
+        self.num_whole = 0 if key_block_size is None else num_keys // key_block_size
+
+    def blocks(self, x, axis):
+        """The whole key blocks of ``x``: ``(..., Tk, ...)`` -> ``(..., num_whole, key_block_size, ...)``."""
+        shape = tuple(ops.shape(x))
+        stop = self.num_whole * self.key_block_size
+        whole = x[..., :stop, :] if axis == -2 else x[..., :stop]
+        return ops.reshape(whole, shape[:axis] + (self.num_whole, self.key_block_size) + shape[len(shape) + axis + 1 :])
+
+    def unblocked(self, blocks_grad):
+        """A gradient cut into whole key blocks, ``(..., num_whole, key_block_size, d)``, back to all the
+        keys, ``(..., Tk, d)``: zeros for the keys after the last whole block."""
+        shape = tuple(ops.shape(blocks_grad))
+        whole = ops.reshape(blocks_grad, shape[:-3] + (self.num_whole * self.key_block_size, shape[-1]))
+        rest = self.num_keys - self.num_whole * self.key_block_size
+        return ops.pad(whole, [(0, 0)] * (len(shape) - 3) + [(0, rest), (0, 0)])
+
+    def query_blocks(self, key, value):
+        """Yields ``(q_start, q_stop, items, tiles)`` for each block of queries: its plan and its ``_Tiles``."""
+        mask = self.mask
+        key_blocks, value_blocks = (None, None)
+        if self.num_whole > 1:
+            key_blocks, value_blocks = self.blocks(key, -2), self.blocks(value, -2)
+        for q_start in range(0, self.num_queries, self.query_block_size):
+            q_stop = min(q_start + self.query_block_size, self.num_queries)
+            mask_rows = None if mask is None else mask if mask.shape[-2] == 1 else mask[..., q_start:q_stop, :]
+            mask_blocks = None
+            if mask_rows is not None and mask_rows.shape[-1] != 1 and self.num_whole > 1:
+                mask_blocks = self.blocks(mask_rows, -1)
+            tiles = _Tiles(key, value, mask_rows, key_blocks, value_blocks, mask_blocks)
+            yield q_start, q_stop, self.plan(q_start, q_stop), tiles
+
+    def run(self, items, tiles, step, state, after=None):
+        """Runs ``state = step(state, key_tile, value_tile, tile_mask, at)`` over the tiles ``items`` lists, in
+        order, and returns the last state. ``at`` is ``(k_start, k_stop)`` for a tile cut by position and
+        the block's index, a tensor, in a loop; ``state`` may be ``None`` before the first tile. Each tile
+        is read once the state before it is computed (the first once ``after`` is), see ``_once_computed``."""
+
+        def read(tile, state):
+            key_tile, value_tile, tile_mask = tile
+            key_tile, value_tile = _once_computed((key_tile, value_tile), after if state is None else state)
+            return key_tile, value_tile, tile_mask
+
+        for item in items:
             if item[0] == "tile":
-                state = tiles.step(state, *item[1:])
+                state = step(state, *read(tiles.cut(*item[1:]), state), item[1:3])
                 continue
             first, stop = item[1:]
             if state is None:  # the loop carries a state: start it from the run's first block
-                state = tiles.step(None, first * key_block_size, (first + 1) * key_block_size, None)
+                at = (first * self.key_block_size, (first + 1) * self.key_block_size)
+                state = step(None, *read(tiles.cut(*at, None), None), at)
                 first += 1
-            state = _one_iteration_at_a_time_loop(first, stop, tiles.loop_step, state)
-        _, running_sum, context = state
-        # A query whose keys were all masked has a running sum of 0 and a zero context: keep the zeros.
-        contexts.append(context / ops.where(running_sum > 0, running_sum, ops.ones_like(running_sum)))
-    return contexts[0] if len(contexts) == 1 else ops.concatenate(contexts, axis=-2)
+            state = _one_iteration_at_a_time_loop(
+                first, stop, lambda index, state: step(state, *read(tiles.pick(index), state), index), state
+            )
+        return state
 
 
 class _Tiles:
-    """The tiles of one query block: ``step`` reads a tile cut by position, ``loop_step`` a whole key
-    block picked by its index (for ``ops.fori_loop``); both return the new running state."""
+    """The tiles of one query block: ``cut`` gives the keys, values and mask of a tile cut by position,
+    ``pick`` those of a whole key block picked by its index (inside a loop)."""
 
-    def __init__(self, query_block, key, value, mask_rows, key_blocks, value_blocks, mask_blocks, score_tile, lowest):
-        self.query_block, self.key, self.value, self.mask_rows = query_block, key, value, mask_rows
+    def __init__(self, key, value, mask_rows, key_blocks, value_blocks, mask_blocks):
+        self.key, self.value, self.mask_rows = key, value, mask_rows
         self.key_blocks, self.value_blocks, self.mask_blocks = key_blocks, value_blocks, mask_blocks
-        self.score_tile, self.lowest = score_tile, lowest
 
-    def step(self, state, k_start, k_stop, allowed):
+    def cut(self, k_start, k_stop, allowed):
         tile_mask = _tile_mask(self.mask_rows, allowed, k_start, k_stop)
-        scores = self.score_tile(self.query_block, self.key[..., k_start:k_stop, :])  # 1. one tile of scores
-        return _online_softmax_step(state, scores, self.value[..., k_start:k_stop, :], tile_mask, self.lowest)
+        return self.key[..., k_start:k_stop, :], self.value[..., k_start:k_stop, :], tile_mask
 
-    def loop_step(self, index, state):
-        tile_mask = self.mask_rows
-        if self.mask_blocks is not None:
-            tile_mask = ops.take(self.mask_blocks, index, axis=-2)
-        scores = self.score_tile(self.query_block, ops.take(self.key_blocks, index, axis=-3))
-        values = ops.take(self.value_blocks, index, axis=-3)
-        return _online_softmax_step(state, scores, values, tile_mask, self.lowest)
+    def pick(self, index):
+        tile_mask = self.mask_rows if self.mask_blocks is None else ops.take(self.mask_blocks, index, axis=-2)
+        return ops.take(self.key_blocks, index, axis=-3), ops.take(self.value_blocks, index, axis=-3), tile_mask
+
+
+def _concatenated_rows(blocks):
+    """Blocks of rows ``(..., rows, features)``, in order, as one tensor."""
+    return blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=-2)
 
 
 def _no_query_or_key(query, key, value):
@@ -331,16 +563,42 @@ def _empty_or_zero_context(query, key, value):
     return ops.matmul(no_scores, value)
 
 
+def _once_computed(tensors, dependencies):
+    """``tensors``, which a TensorFlow graph is not to read before ``dependencies`` are computed.
+
+    A graph runs an operation as soon as its inputs are ready. A tile needs only the inputs, so the
+    executor could compute the tiles of every block ahead of the running state they are added to, and
+    hold them all at once: with a dependency on the state before it, one tile is computed at a time
+    (outside loops too; within a loop, see ``_one_iteration_at_a_time_loop``). Eagerly, where operations
+    run in order, and on other backends, ``tensors`` as they are.
+    """
+    dependencies = [x for x in (dependencies if isinstance(dependencies, tuple) else (dependencies,)) if x is not None]
+    if not dependencies or not _tensorflow_tensors(*tensors, *dependencies):
+        return tensors
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return tensors
+    with tf.control_dependencies(dependencies):
+        return tuple(tf.identity(x) for x in tensors)
+
+
+def _tensorflow_tensors(*tensors):
+    """Whether the backend is TensorFlow and ``tensors`` are its tensors (not symbolic KerasTensors)."""
+    symbolic = any(isinstance(x, keras.KerasTensor) for x in tensors)
+    return keras.backend.backend() == "tensorflow" and not symbolic
+
+
 def _one_iteration_at_a_time_loop(lower, upper, body, state):
     """``ops.fori_loop(lower, upper, body, state)``, but never starting an iteration before the last ends.
 
     Inside ``tf.function``, TensorFlow's while loop may run up to 10 iterations ahead
     (``parallel_iterations=10``): each would score its tile before the running state reaches it, and
     the tiles waiting in memory would undo what the loop is for. So on TensorFlow, with backend tensors
-    (not symbolic KerasTensors), the loop is ``tf.while_loop`` with ``parallel_iterations=1``.
+    (not symbolic KerasTensors), the loop is ``tf.while_loop`` with ``parallel_iterations=1``; the
+    backward pass's loops too.
     """
-    symbolic = any(isinstance(x, keras.KerasTensor) for x in state)
-    if keras.backend.backend() != "tensorflow" or symbolic:
+    if not _tensorflow_tensors(*(x for x in state if x is not None)):
         return ops.fori_loop(lower, upper, body, state)
     import tensorflow as tf
 
@@ -409,7 +667,12 @@ def _prepared_for_score(query, key, score):
     if callable(score):
         return query, key, score
     query, key = score_functions.get(score, parameter_free=True).as_dot_product(query, key)
-    return query, key, lambda query_block, key_block: ops.matmul(query_block, ops.swapaxes(key_block, -1, -2))
+    return query, key, _dot_product_scores
+
+
+def _dot_product_scores(query_block, key_block):
+    """The scores of one tile once queries and keys are transformed: ``query_block key_block^T``."""
+    return ops.matmul(query_block, ops.swapaxes(key_block, -1, -2))
 
 
 def _tile_mask(mask_rows, allowed, k_start, k_stop):

@@ -1,6 +1,7 @@
 """blockwise_attend, windowed_attend and linear_attend against independent references: attend (itself
 tested against NumPy and Keras) with the equivalent mask, and linear attention's explicit O(T^2) formula
-written in NumPy. Then bad input."""
+written in NumPy. Then bad input. The backward pass that recomputes the tiles has its own module,
+test_efficient_gradient.py."""
 
 import keras
 import numpy as np
