@@ -1,5 +1,7 @@
-"""Timing a computation the way the notebooks' cost measurements do: the best of a few calls."""
+"""Timing computations the way the notebooks' cost measurements do: the fastest of several calls after a
+warm-up (``best_time``), or the medians of several functions timed in turns (``median_times``)."""
 
+import statistics
 import time
 
 from keras import ops
@@ -39,3 +41,36 @@ def best_time(function, *args, repeats=3, budget=0.0, max_repeats=20):
         result = ops.convert_to_numpy(function(*args))  # wait for the result, not just for the call
         times.append(time.perf_counter() - start)
     return min(times), result
+
+
+def median_times(functions, repeats=7):
+    """The median wall-clock time of each of several functions, timed in turns.
+
+    Each function is called once, untimed; then the functions run in turns, ``repeats`` rounds of one call
+    each, and each call's result is converted to NumPy inside its timing. Taking turns spreads a burst of
+    load from another process over all the functions instead of one: the ratios between their times,
+    measured in the same run, hold on a busy machine better than their absolute values.
+
+    Args:
+        functions: a list of callables taking no arguments, each returning a tensor or an array.
+        repeats: the number of rounds, a positive integer (odd, to take a call's own time).
+
+    Returns:
+        A list of seconds, the median time of each function, in the order given.
+    """
+    functions = list(functions)
+    for function in functions:
+        if not callable(function):
+            raise TypeError(
+                f"Invalid value for argument functions. Expected a list of callables. Received an element: {function!r}"
+            )
+    check.check_integer_at_least(repeats, "repeats", 1)
+    for function in functions:
+        ops.convert_to_numpy(function())
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for function, function_times in zip(functions, times):
+            start = time.perf_counter()
+            ops.convert_to_numpy(function())
+            function_times.append(time.perf_counter() - start)
+    return [statistics.median(function_times) for function_times in times]
