@@ -24,6 +24,7 @@ GENERATORS = {
     "cluttered_shapes": lambda **kw: data.cluttered_shapes(num_images=3, **kw),
     "cued_shapes": lambda **kw: data.cued_shapes(num_images=3, **kw),
     "digit_sequences": lambda **kw: data.digit_sequences(num_sequences=3, **kw),
+    "digit_copies": lambda **kw: data.digit_copies(num_sequences=3, **kw),
     "associative_recall": lambda **kw: data.associative_recall(num_sequences=3, **kw),
     "shared_symbol_pairs": lambda **kw: data.shared_symbol_pairs(num_pairs=3, **kw),
     "key_sentence_documents": lambda **kw: data.key_sentence_documents(num_documents=3, **kw),
@@ -245,6 +246,7 @@ def test_heatmap_of_strings_is_a_type_error():
         (data.cluttered_shapes, "num_images"),
         (data.cued_shapes, "num_images"),
         (data.digit_sequences, "num_sequences"),
+        (data.digit_copies, "num_sequences"),
         (data.associative_recall, "num_sequences"),
         (data.shared_symbol_pairs, "num_pairs"),
         (data.key_sentence_documents, "num_documents"),
@@ -323,6 +325,23 @@ def test_cued_shapes_names_a_num_distractors_it_cannot_read(num_distractors):
 def test_digit_sequences_names_an_unknown_task():
     with pytest.raises(ValueError, match=r"argument task\. Expected one of \['reverse', 'sort'\]"):
         data.digit_sequences(4, 3, task="shuffle")
+
+
+def test_digit_copies_names_an_unknown_task():
+    with pytest.raises(
+        ValueError, match=r"argument task\. Expected one of \['copy', 'reverse'\]\. Received: task='sort'"
+    ):
+        data.digit_copies(4, task="sort")
+
+
+@pytest.mark.parametrize("max_length, min_length", [(4, 5), (np.int64(1), 2)])
+def test_digit_copies_names_a_max_length_below_min_length(max_length, min_length):
+    with pytest.raises(
+        ValueError,
+        match=rf"argument max_length\. Expected at least min_length\. Received: max_length={max_length}, "
+        rf"min_length={min_length}",
+    ):
+        data.digit_copies(4, min_length=min_length, max_length=max_length)
 
 
 @pytest.mark.parametrize("budget, error", [(False, TypeError), (True, TypeError), ("1", TypeError), (-1.0, ValueError)])

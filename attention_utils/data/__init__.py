@@ -1,12 +1,12 @@
 """Deterministic data generators, a module per domain: nothing is downloaded, the same seed gives the same data.
 
-| module          | generators                                                        | notebooks |
-|-----------------|-------------------------------------------------------------------|-----------|
-| `regression`    | `regression_points`: noisy samples of a 1-D function              | 01        |
-| `images`        | `cluttered_shapes`, `cued_shapes`: shapes among distractors       | 08        |
-| `sequences`     | `digit_sequences`, `associative_recall`, `shared_symbol_pairs`    | 06, 10    |
-| `documents`     | `key_sentence_documents`: a label decided by one key sentence     | 07        |
-| `dates`         | `dates`, `format_date`, `CharVocabulary`: date translation        | 09        |
+| module       | generators                                                                     | notebooks  |
+|--------------|--------------------------------------------------------------------------------|------------|
+| `regression` | `regression_points`: noisy samples of a 1-D function                           | 01         |
+| `images`     | `cluttered_shapes`, `cued_shapes`: shapes among distractors                    | 08         |
+| `sequences`  | `digit_sequences`, `digit_copies`, `associative_recall`, `shared_symbol_pairs` | 06, 10, 11 |
+| `documents`  | `key_sentence_documents`: a label decided by one key sentence                  | 07         |
+| `dates`      | `dates`, `format_date`, `CharVocabulary`: date translation                     | 09         |
 
 Every public name is re-exported here: ``au.data.cluttered_shapes(...)``, ``au.data.dates(...)`` (the
 function; its module is ``attention_utils.data.dates``, as in ``from attention_utils.data.dates import
@@ -52,11 +52,16 @@ from attention_utils.data.regression import (
     regression_target,
 )
 from attention_utils.data.sequences import (
+    DIGIT_COPY_START,
+    DIGIT_COPY_TASKS,
+    DIGIT_COPY_VOCABULARY_SIZE,
     DIGIT_TASKS,
     AssociativeRecall,
+    DigitCopies,
     DigitSequences,
     SharedSymbolPairs,
     associative_recall,
+    digit_copies,
     digit_sequences,
     shared_symbol_pairs,
 )
@@ -73,10 +78,14 @@ __all__ = [
     "DATE_SOURCE_LENGTH",
     "DATE_SOURCE_VOCABULARY",
     "DATE_TARGET_VOCABULARY",
+    "DIGIT_COPY_START",
+    "DIGIT_COPY_TASKS",
+    "DIGIT_COPY_VOCABULARY_SIZE",
     "DIGIT_TASKS",
     "DOCUMENT_VOCABULARY",
     "DateSplit",
     "Dates",
+    "DigitCopies",
     "DigitSequences",
     "FIRST_DATE",
     "ISO_LENGTH",
@@ -91,6 +100,7 @@ __all__ = [
     "cluttered_shapes",
     "cued_shapes",
     "dates",
+    "digit_copies",
     "digit_sequences",
     "format_date",
     "key_sentence_documents",

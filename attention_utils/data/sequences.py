@@ -1,4 +1,5 @@
-"""Digit and symbol sequences: reversal and sorting, associative recall, shared-symbol pairs (06, 10)."""
+"""Digit and symbol sequences: reversal and sorting, copies of many lengths, associative recall, shared-symbol
+pairs (06, 10, 11)."""
 
 from typing import NamedTuple
 
@@ -38,6 +39,65 @@ def digit_sequences(num_sequences=1000, length=8, task="reverse", seed=0):
     inputs = np.random.default_rng(seed).integers(10, size=(num_sequences, length)).astype("int32")
     targets = inputs[:, ::-1] if task == "reverse" else np.sort(inputs, axis=1)
     return DigitSequences(inputs, np.ascontiguousarray(targets))
+
+
+class DigitCopies(NamedTuple):
+    source: np.ndarray
+    previous_targets: np.ndarray
+    targets: np.ndarray
+    lengths: np.ndarray
+
+
+DIGIT_COPY_TASKS = ("copy", "reverse")
+DIGIT_COPY_START = 1  # the id of the start token; 0 is padding, the digits 0-9 are the ids 2-11
+DIGIT_COPY_VOCABULARY_SIZE = 12
+
+
+def digit_copies(num_sequences=1000, min_length=1, max_length=20, task="copy", seed=0):
+    """Digit sequences of many lengths, padded, and their copy or reversal: a task whose input can
+    outgrow one vector.
+
+    Each sequence has a length drawn uniformly from ``min_length`` to ``max_length`` (both included) and
+    random digits. The ids suit an encoder-decoder with ``Embedding(mask_zero=True)``: 0 is padding,
+    ``DIGIT_COPY_START`` (1) the start token, and digit ``d`` is the id ``d + 2``, so there are
+    ``DIGIT_COPY_VOCABULARY_SIZE`` (12) ids in all. The target is the same digits (``"copy"``) or the same
+    digits backwards (``"reverse"``), padded like the source; ``previous_targets`` is the decoder's input
+    under teacher forcing, the start token followed by ``targets[:, :-1]``.
+
+    Args:
+        num_sequences: the number of sequences, a positive integer.
+        min_length: the shortest length, a positive integer.
+        max_length: the longest length, the padded length of every array, an integer of at least
+            ``min_length``.
+        task: ``"copy"`` or ``"reverse"``.
+        seed: a non-negative integer, the seed of the NumPy generator; the same seed gives the same sequences.
+
+    Returns:
+        A ``DigitCopies`` of int32 arrays: ``source``, ``previous_targets`` and ``targets``, each
+        ``(num_sequences, max_length)``, and ``lengths`` ``(num_sequences,)``.
+    """
+    check.check_integer_at_least(num_sequences, "num_sequences", 1)
+    check.check_integer_at_least(min_length, "min_length", 1)
+    check.check_integer_at_least(max_length, "max_length", 1)
+    if max_length < min_length:
+        raise ValueError(
+            "Invalid value for argument max_length. Expected at least min_length. "
+            f"Received: max_length={max_length}, min_length={min_length}"
+        )
+    check.check_one_of(task, "task", DIGIT_COPY_TASKS)
+    check.check_seed(seed)
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(min_length, max_length + 1, size=num_sequences)
+    digits = rng.integers(10, size=(num_sequences, max_length))
+    real = np.arange(max_length) < lengths[:, None]  # (num_sequences, max_length): True before the padding
+    source = np.where(real, digits + 2, 0)
+    if task == "copy":
+        targets = source
+    else:  # position i of the target holds digit length - 1 - i of the source
+        backwards = np.clip(lengths[:, None] - 1 - np.arange(max_length), 0, max_length - 1)
+        targets = np.where(real, np.take_along_axis(source, backwards, axis=1), 0)
+    previous_targets = np.concatenate([np.full((num_sequences, 1), DIGIT_COPY_START), targets[:, :-1]], axis=1)
+    return DigitCopies(*(a.astype("int32") for a in (source, previous_targets, targets, lengths)))
 
 
 class AssociativeRecall(NamedTuple):
