@@ -1,5 +1,7 @@
 """Timing computations the way the notebooks' cost measurements do: the fastest of several calls after a
-warm-up (``best_time``), or the medians of several functions timed in turns (``median_times``)."""
+warm-up (``best_time``), the medians of several functions timed in turns (``median_times``), or the
+times of repeated calls, as many as fit in a time (``call_times``, which ``attention_utils.benchmark``
+uses)."""
 
 import statistics
 import time
@@ -35,12 +37,36 @@ def best_time(function, *args, repeats=3, budget=0.0, max_repeats=20):
     check.check_integer_at_least(max_repeats, "max_repeats", repeats)
     check.check_non_negative_number(budget, "budget")
     result = ops.convert_to_numpy(function(*args))
+    results = []
+
+    def call():
+        results[:] = [ops.convert_to_numpy(function(*args))]  # wait for the result, not just for the call
+
+    times = call_times(call, min_calls=repeats, max_calls=max_repeats, seconds=budget)
+    return min(times), results[0] if results else result
+
+
+def call_times(function, *, min_calls=3, max_calls=10, seconds=3.0):
+    """The wall-clock times of repeated calls of ``function()``, no warm-up.
+
+    At least ``min_calls`` calls, then more until the calls so far have taken ``seconds`` in all or
+    ``max_calls`` were made. ``function`` should wait for its result (convert it to NumPy), or the time
+    is that of launching the computation only.
+
+    Returns:
+        A list of seconds, one per call, in order.
+    """
+    if not callable(function):
+        raise TypeError(f"Invalid value for argument function. Expected a callable. Received: function={function!r}")
+    check.check_integer_at_least(min_calls, "min_calls", 1)
+    check.check_integer_at_least(max_calls, "max_calls", min_calls)
+    check.check_non_negative_number(seconds, "seconds")
     times = []
-    while len(times) < repeats or (sum(times) < budget and len(times) < max_repeats):
+    while len(times) < min_calls or (sum(times) < seconds and len(times) < max_calls):
         start = time.perf_counter()
-        result = ops.convert_to_numpy(function(*args))  # wait for the result, not just for the call
+        function()
         times.append(time.perf_counter() - start)
-    return min(times), result
+    return times
 
 
 def median_times(functions, repeats=7):

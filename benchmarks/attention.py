@@ -1,391 +1,298 @@
-"""Attention benchmark: time, peak memory and arithmetic rate of exact attention as sequences grow.
+"""Attention benchmark: time, peak memory and arithmetic rate of attention as sequences grow, fairly.
 
-    python benchmarks/attention.py                      # lengths 128 .. 8192, every method
-    python benchmarks/attention.py --lengths 512 2048 --methods naive ours-graph
+    python benchmarks/attention.py                          # every method, mode and pass, T = 512 .. 8192
+    python benchmarks/attention.py --lengths 1024 2048 --methods naive blockwise --modes graph xla
 
-For each sequence length T and each method, self-attention of one sequence with 8 heads of size 64
-(query, key and value already projected, shape ``(1, 8, T, 64)`` or ``(1, T, 8, 64)``, float32):
+Every method (``attention_utils.benchmark.METHODS``: naive, ``keras.ops.dot_product_attention``,
+``MultiHeadAttention``'s attention step, ``blockwise_attend``, and the inexact ``windowed_attend`` and
+``linear_attend``) runs in every mode (eager, ``tf.function``, ``tf.function(jit_compile=True)``), for
+the forward pass and for the forward and backward passes, at every length: each measurement in a fresh
+process, as ``attention_utils.benchmark.measure_in_fresh_process`` makes it (its docstring says how:
+memory from a baseline taken after the warm-up call, calls repeated until 3 s or 10 calls, at least 3,
+medians with the fastest and slowest, the 2048 x 2048 matrix product timed in the same process). Self-
+attention of one sequence, 4 heads of size 64, float32, non-causal.
 
-- ``naive``: attention written out with ``keras.ops``: ``softmax(q k^T / sqrt(d)) v``, the whole
-  ``(8, T, T)`` matrix of scores in memory;
-- ``keras-dpa``: ``keras.ops.dot_product_attention`` (on TensorFlow: einsum, softmax, einsum);
-- ``keras-mha``: ``keras.layers.MultiHeadAttention._compute_attention``, the attention step of the
-  layer without its input and output projections, called with ``return_attention_scores=True``. Without
-  that flag the layer hands over to ``keras.ops.dot_product_attention`` (the previous row); with it,
-  the layer runs its own path (scale the queries, einsum, ``Softmax`` layer, einsum) and also returns the
-  weights, which it computes either way;
-- ``ours-eager``: ``attention_utils.efficient.blockwise_attend`` called eagerly: exact attention tile by
-  tile with an online softmax;
-- ``ours-graph``: the same function traced once by ``tf.function(autograph=False)`` (its loops are plain
-  Python over fixed positions); the trace is part of the warm-up call, which is not timed.
-
-and two attentions that are not exact softmax attention over all keys (timed, with their error):
-
-- ``windowed``: ``windowed_attend`` with ``window=128``, in ``tf.function(autograph=False)``;
-- ``linear``: ``linear_attend`` (Katharopoulos et al. 2020), non-causal, eagerly.
-
-Every (method, T) runs in a fresh Python process, so one measurement cannot inherit another's memory.
-The process builds its inputs, resets its resident-memory high-water mark (Linux: ``/proc/self/
-clear_refs``), makes one warm-up call, then times at least two calls
-(more, up to ten, while they take less than 3 s in all); peak memory is the high-water mark
-(VmHWM) minus the resident memory just before the warm-up, so it is what the call needs beyond its
-inputs. Time is the best of the repeats (wall clock; CPU time is reported too, since on a shared
-machine the wall clock also counts waiting for a core). GFLOP/s counts the two matrix products of
-exact attention, ``4 T^2 d`` per head (2 per multiply-add), for every exact method alike, and is
-compared with this machine's rate on a 2048 x 2048 float32 matrix product, measured in this run
-(best of a measurement before and one after). The TensorFlow settings are the series' own: ``import
-attention_utils`` first (oneDNN off, so Eigen kernels), default thread pools.
-
-Writes ``build/bench/attention.md`` (the tables) and ``build/bench/attention.png`` (time, memory and
-rate against T), and prints the tables. Methods are compared only within one run.
+Writes ``build/bench/attention.md`` (tables, then the targets of issue 19), ``attention.json`` (every
+measurement) and ``attention.png`` (time and memory against T), and prints the tables. Run it on a
+quiet machine: the measurements of one run are compared with each other.
 """
 
 import argparse
-import gc
 import json
-import math
 import os
 import pathlib
 import platform
-import resource
-import subprocess
 import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-HEADS, HEAD_SIZE = 8, 64
-WINDOW = 128
-EXACT_METHODS = ["naive", "keras-dpa", "keras-mha", "ours-eager", "ours-graph"]
-OTHER_METHODS = ["windowed", "linear"]
+sys.path.insert(0, str(ROOT))
+
+from attention_utils.benchmark import EXACT_METHODS, METHODS, MODES, measure_in_fresh_process  # noqa: E402
+
+DEFAULT_METHODS = ["naive", "keras-dpa", "keras-mha", "blockwise", "windowed", "linear"]
+PASSES = {"forward": False, "forward+backward": True}
 LABELS = {
-    "naive": "naive, written out",
-    "keras-dpa": "keras.ops.dot_product_attention",
-    "keras-mha": "MultiHeadAttention._compute_attention",
-    "ours-eager": "ours: blockwise_attend, eager",
-    "ours-graph": "ours: blockwise_attend, tf.function",
-    "windowed": f"windowed_attend, window {WINDOW}, tf.function",
-    "linear": "linear_attend, eager",
+    "naive": "naive (written out)",
+    "keras-dpa": "ops.dot_product_attention",
+    "keras-mha": "MultiHeadAttention step",
+    "blockwise": "blockwise_attend (ours)",
+    "blockwise-autodiff": "blockwise_attend, autodiff backward",
+    "windowed": "windowed_attend, window 128",
+    "linear": "linear_attend",
 }
-ERROR_MAX_LENGTH = 2048  # the error of the non-exact methods needs the exact result: only up to here
+MODE_LABELS = {"eager": "eager", "graph": "tf.function", "xla": "XLA"}
+ERROR_MAX_LENGTH = 2048  # relative error of the inexact methods (needs the exact result): up to here
 
 
-# ----------------------------------------------------------------------------------------------------
-# Child process: one measurement.
-
-
-def read_status_kb(field):
-    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
-def reset_peak_memory():
-    """Resets VmHWM to the current resident memory; False where the kernel does not allow it."""
-    try:
-        pathlib.Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-# Timed calls after the warm-up: at least MIN_REPEATS, then more while the calls so far took less than
-# REPEAT_SECONDS, up to MAX_REPEATS. A fixed count by length (one call at 8192) let a single slow call,
-# a moment when something else had the core, stand for the method: the best of several does not.
-MIN_REPEATS, MAX_REPEATS, REPEAT_SECONDS = 2, 10, 3.0
-
-
-def build_method(method, length):
-    """Returns ``(call, inputs)``: the function to time and its arguments, already tensors."""
+def relative_errors(lengths, methods):
+    """Relative error of windowed and linear attention against exact attention, on the benchmark's inputs."""
     import attention_utils  # noqa: F401, I001  (first: the series' TensorFlow settings)
-    import keras
-    import numpy as np
-    import tensorflow as tf
-    from keras import ops
-
-    from attention_utils.efficient import blockwise_attend, linear_attend, windowed_attend
-
-    rng = np.random.default_rng(0)
-    query, key, value = (rng.normal(size=(1, HEADS, length, HEAD_SIZE)).astype("float32") for _ in range(3))
-    heads_first = [ops.convert_to_tensor(x) for x in (query, key, value)]
-    heads_second = [ops.convert_to_tensor(np.swapaxes(x, 1, 2)) for x in (query, key, value)]
-
-    def naive(query, key, value):
-        scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) / math.sqrt(HEAD_SIZE)
-        return ops.matmul(ops.softmax(scores, axis=-1), value)
-
-    if method == "matmul":
-        a, b = (ops.convert_to_tensor(rng.normal(size=(2048, 2048)).astype("float32")) for _ in range(2))
-        return ops.matmul, (a, b)
-    if method == "naive":
-        return naive, heads_first
-    if method == "keras-dpa":
-        return ops.dot_product_attention, heads_second
-    if method == "keras-mha":
-        layer = keras.layers.MultiHeadAttention(num_heads=HEADS, key_dim=HEAD_SIZE)
-        layer.build((1, length, HEADS * HEAD_SIZE), (1, length, HEADS * HEAD_SIZE))
-
-        def mha_attention_step(query, key, value):
-            context, _ = layer._compute_attention(query, key, value, return_attention_scores=True)
-            return context
-
-        return mha_attention_step, heads_second
-    if method == "ours-eager":
-        return lambda query, key, value: blockwise_attend(query, value, key), heads_first
-    if method == "ours-graph":
-        return tf.function(lambda query, key, value: blockwise_attend(query, value, key), autograph=False), heads_first
-    if method == "windowed":
-        return tf.function(
-            lambda query, key, value: windowed_attend(query, value, key, window=WINDOW), autograph=False
-        ), heads_first
-    if method == "linear":
-        return lambda query, key, value: linear_attend(query, value, key), heads_first
-    raise ValueError(f"Invalid value for argument method. Received: method={method!r}")
-
-
-def measure(method, length):
-    call, inputs = build_method(method, length)
     import numpy as np
     from keras import ops
 
-    gc.collect()
-    baseline_kb = read_status_kb("VmRSS")
-    peak_was_reset = reset_peak_memory()
-    start, start_cpu = time.perf_counter(), cpu_seconds()
-    output = ops.convert_to_numpy(call(*inputs))
-    first_call = time.perf_counter() - start
-    best_wall = best_cpu = float("inf")
-    repeats, timed = 0, 0.0
-    while repeats < MIN_REPEATS or (repeats < MAX_REPEATS and timed < REPEAT_SECONDS):
-        del output
-        start, start_cpu = time.perf_counter(), cpu_seconds()
-        output = ops.convert_to_numpy(call(*inputs))
-        wall = time.perf_counter() - start
-        best_wall, best_cpu = min(best_wall, wall), min(best_cpu, cpu_seconds() - start_cpu)
-        repeats, timed = repeats + 1, timed + wall
-    peak_mb = (read_status_kb("VmHWM") - baseline_kb) / 1024
-    if method != "matmul" and output.shape[1] != HEADS:
-        output = np.swapaxes(output, 1, 2)  # (1, T, heads, d) -> (1, heads, T, d), to compare
-    result = {
-        "method": method,
-        "length": length,
-        "seconds": best_wall,
-        "cpu_seconds": best_cpu,
-        "first_call_seconds": first_call,
-        "peak_mb": peak_mb,
-        "peak_was_reset": peak_was_reset,
-        "repeats": repeats,
-        "checksum": float(np.abs(output).mean()),
-    }
-    if method in OTHER_METHODS and length <= ERROR_MAX_LENGTH:
-        exact = ops.convert_to_numpy(build_method("ours-graph", length)[0](*inputs))
-        result["relative_error"] = float(np.linalg.norm(output - exact) / np.linalg.norm(exact))
-    return result
+    from attention_utils.benchmark import attention_call
+
+    errors = {}
+    for length in lengths:
+        if length > ERROR_MAX_LENGTH:
+            continue
+        exact_call, inputs = attention_call("naive", length, mode="graph")
+        exact = ops.convert_to_numpy(exact_call(*inputs))
+        for method in methods:
+            call, _ = attention_call(method, length, mode="graph")
+            output = ops.convert_to_numpy(call(*inputs))
+            errors[(method, length)] = float(np.linalg.norm(output - exact) / np.linalg.norm(exact))
+    return errors
 
 
-# ----------------------------------------------------------------------------------------------------
-# Parent process: run the children, make the tables and the plot.
+def cell(result, what):
+    if result is None:
+        return ""
+    if "error" in result:
+        return "fails"
+    if what == "ms":
+        return f"{1e3 * result['seconds']:.1f} ({1e3 * result['seconds_min']:.1f}-{1e3 * result['seconds_max']:.1f})"
+    if what == "MiB":
+        return "" if result["peak_mib"] is None else f"{result['peak_mib']:.0f}"
+    return f"{result['percent_of_matmul']:.0f}%" if "percent_of_matmul" in result else ""
 
 
-def run_child(method, length, timeout):
-    command = [sys.executable, __file__, "--child", method, str(length)]
-    completed = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"}
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"{method} at T={length} failed:\n{completed.stderr[-2000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+def table(results, lengths, methods, modes, backward):
+    columns = [f"{MODE_LABELS[mode]} {what}" for what in ("ms", "MiB", "%") for mode in modes]
+    lines = [
+        "| T | method | " + " | ".join(columns) + " |",
+        "|---:|---|" + "---:|" * len(columns),
+    ]
+    for length in lengths:
+        for method in methods:
+            row = [results.get((method, mode, backward, length)) for mode in modes]
+            if all(r is None for r in row):
+                continue
+            cells = [cell(r, what) for what in ("ms", "MiB", "%") for r in row]
+            lines.append(f"| {length} | {LABELS[method]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
-def attention_gflop(length):
-    return 4 * HEADS * length**2 * HEAD_SIZE / 1e9
+def fastest(results, method, modes, backward, length):
+    candidates = [results.get((method, mode, backward, length)) for mode in modes]
+    candidates = [r for r in candidates if r is not None and "error" not in r]
+    return min(candidates, key=lambda r: r["seconds"], default=None)
 
 
-def markdown_tables(results, matmul_gflops, lengths):
-    def table(methods, last_columns, last_cells):
-        """One row per (length, method) measured: the common columns, then ``last_cells(length, r)``."""
-        rows = [
-            f"| {length} | {LABELS[method]} | {1e3 * r['seconds']:.1f} | {1e3 * r['cpu_seconds']:.1f} "
-            f"| {r['first_call_seconds']:.2f} | {r['peak_mb']:.1f} | {last_cells(length, r)} |"
-            for length in lengths
-            for method in methods
-            if (r := results.get((method, length))) is not None
-        ]
-        header = (
-            f"| T | method | ms | CPU ms | first call s | peak MB | {' | '.join(last_columns)} |\n"
-            f"|---:|---|---:|---:|---:|---:|{'---:|' * len(last_columns)}"
+def targets(results, lengths, modes):
+    """Issue 19's targets, each as (target, measured, reached or None when not measured)."""
+    rows = []
+    for backward, share in ((False, 50), (True, 35)):
+        pass_name = "forward+backward" if backward else "forward"
+        measured, reached = [], []
+        for length in (length for length in lengths if length >= 2048):
+            best = fastest(results, "blockwise", modes, backward, length)
+            if best is not None:
+                measured.append(f"T={length}: {best['percent_of_matmul']:.0f}% ({MODE_LABELS[best['mode']]})")
+                reached.append(best["percent_of_matmul"] >= share)
+        rows.append(
+            (
+                f"blockwise_attend {pass_name}, its fastest mode, >= {share}% of the matmul rate from T=2048",
+                ", ".join(measured) or "not measured",
+                all(reached) if reached else None,
+            )
         )
-        return header + "\n" + "\n".join(rows), rows
-
-    def rates(length, r):
-        gflops = attention_gflop(length) / r["seconds"]
-        return f"{gflops:.1f} | {100 * gflops / matmul_gflops:.0f}%"
-
-    def error(length, r):
-        return f"{r['relative_error']:.3f}" if "relative_error" in r else "not measured"
-
-    exact_table, _ = table(EXACT_METHODS, ["GFLOP/s", "% of matmul"], rates)
-    other_table, other_rows = table(OTHER_METHODS, ["relative error vs exact"], error)
-    return exact_table, other_table if other_rows else ""
-
-
-def targets(results, matmul_gflops, lengths):
-    """The issue's targets, each as (description, measured, reached)."""
-    lines = []
+        measured, reached = [], []
+        for length in (length for length in lengths if length >= 1024):
+            best = fastest(results, "blockwise", modes, backward, length)
+            naive = results.get(("naive", "graph", backward, length))
+            if best is not None and naive is not None and "error" not in naive:
+                ratio = best["seconds"] / naive["seconds"]
+                measured.append(f"T={length}: {ratio:.2f}x")
+                reached.append(ratio <= 1.0)
+        rows.append(
+            (
+                f"blockwise_attend {pass_name} (fastest mode) no slower than naive under tf.function, from T=1024",
+                ", ".join(measured) or "not measured",
+                all(reached) if reached else None,
+            )
+        )
     longest = max(lengths)
-    naive, ours = results.get(("naive", longest)), results.get(("ours-eager", longest))
-    if naive and ours:
-        ratio = ours["peak_mb"] / naive["peak_mb"]
-        lines.append(
+    ours = results.get(("blockwise", "graph", True, longest))
+    naive = results.get(("naive", "graph", True, longest))
+    if ours and naive and "error" not in ours and "error" not in naive:
+        ratio = ours["peak_mib"] / naive["peak_mib"]
+        rows.append(
             (
-                f"blockwise_attend (eager) peak memory <= 1/8 of naive at T={longest}",
-                f"{ours['peak_mb']:.0f} MB vs {naive['peak_mb']:.0f} MB = 1/{1 / ratio:.1f}",
+                f"blockwise_attend training memory at T={longest} <= 1/8 of naive's (tf.function)",
+                f"{ours['peak_mib']:.0f} MiB vs {naive['peak_mib']:.0f} MiB = 1/{1 / ratio:.1f}",
                 ratio <= 1 / 8,
             )
         )
-        slowdown = ours["seconds"] / naive["seconds"]
-        lines.append(
-            (f"blockwise_attend (eager) no slower than 1.2x naive at T={longest}", f"{slowdown:.2f}x", slowdown <= 1.2)
-        )
-    graph = results.get(("ours-graph", longest))
-    if naive and graph:
-        ratio = graph["peak_mb"] / naive["peak_mb"]
-        lines.append(
-            (
-                f"blockwise_attend (tf.function) peak memory <= 1/8 of naive at T={longest}",
-                f"{graph['peak_mb']:.0f} MB vs {naive['peak_mb']:.0f} MB = 1/{1 / ratio:.1f}",
-                ratio <= 1 / 8,
-            )
-        )
-        slowdown = graph["seconds"] / naive["seconds"]
-        lines.append(
-            (
-                f"blockwise_attend (tf.function) no slower than 1.2x naive at T={longest}",
-                f"{slowdown:.2f}x",
-                slowdown <= 1.2,
-            )
-        )
-    long_lengths = [length for length in lengths if length >= 2048]
-    shares = {}
-    for length in long_lengths:
-        fastest = min(
-            (results[(m, length)]["seconds"] for m in ("ours-eager", "ours-graph") if (m, length) in results),
-            default=None,
-        )
-        if fastest is not None:
-            shares[length] = attention_gflop(length) / fastest / matmul_gflops
-    if shares:
-        measured = ", ".join(f"T={length}: {100 * share:.0f}%" for length, share in shares.items())
-        lines.append(
-            ("our fastest exact path >= 40% of the matmul rate at T >= 2048", measured, min(shares.values()) >= 0.4)
-        )
-    return lines
+    return rows
 
 
-def plot(results, matmul_gflops, lengths, path):
+def plot(results, lengths, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.2))
-    for method in EXACT_METHODS + OTHER_METHODS:
-        points = [(length, results[(method, length)]) for length in lengths if (method, length) in results]
-        if not points:
-            continue
-        xs = [length for length, _ in points]
-        style = "--" if method in OTHER_METHODS else "-"
-        axes[0].plot(xs, [1e3 * r["seconds"] for _, r in points], style, marker="o", label=LABELS[method])
-        axes[1].plot(xs, [max(r["peak_mb"], 0.1) for _, r in points], style, marker="o", label=LABELS[method])
-        if method in EXACT_METHODS:
-            axes[2].plot(
-                xs,
-                [attention_gflop(x) / r["seconds"] for x, (_, r) in zip(xs, points)],
-                style,
-                marker="o",
-                label=LABELS[method],
-            )
-    axes[2].axhline(matmul_gflops, color="k", linestyle=":", label="2048 x 2048 matmul")
-    axes[2].axhline(0.4 * matmul_gflops, color="grey", linestyle=":", label="40% of matmul")
-    titles = ["Time per call", "Peak memory beyond the inputs", "Arithmetic rate of exact attention"]
-    ylabels = ["milliseconds (best of repeats)", "MB (VmHWM minus resident before)", "GFLOP/s"]
-    for ax, title, ylabel in zip(axes, titles, ylabels):
-        ax.set(xscale="log", xlabel="sequence length T", ylabel=ylabel, title=title)
-        ax.set_xticks(lengths, [str(length) for length in lengths], rotation=45)
-    axes[0].set_yscale("log")
-    axes[1].set_yscale("log")
-    axes[0].legend(fontsize=7)
-    axes[2].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle(f"Self-attention, {HEADS} heads of size {HEAD_SIZE}, batch 1, float32")
-    fig.tight_layout()
+    colours = {"naive": "tab:red", "keras-dpa": "tab:orange", "blockwise": "tab:blue", "linear": "tab:green"}
+    styles = {"eager": ":", "graph": "--", "xla": "-"}
+    plt.rcParams.update({"font.size": 11})
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), sharex=True)
+    for column, backward in enumerate((False, True)):
+        for method, colour in colours.items():
+            for mode, style in styles.items():
+                points = [
+                    (length, r)
+                    for length in lengths
+                    if (r := results.get((method, mode, backward, length))) is not None and "error" not in r
+                ]
+                if not points:
+                    continue
+                xs = [length for length, _ in points]
+                label = f"{LABELS[method]}, {MODE_LABELS[mode]}"
+                axes[0, column].plot(
+                    xs,
+                    [1e3 * r["seconds"] for _, r in points],
+                    style,
+                    color=colour,
+                    marker="o",
+                    markersize=4,
+                    label=label,
+                )
+                axes[1, column].plot(
+                    xs, [r["peak_mib"] for _, r in points], style, color=colour, marker="o", markersize=4, label=label
+                )
+        title = "forward and backward" if backward else "forward"
+        axes[0, column].set(title=f"Time per call, {title}", ylabel="milliseconds (median)")
+        axes[1, column].set(title=f"Peak memory, {title}", ylabel="MiB beyond the inputs")
+    for ax in axes.flat:
+        ax.set(xscale="log", yscale="log")
+        ax.set_xticks(lengths, [str(length) for length in lengths])
+        ax.set_xticks([], minor=True)
+        ax.grid(True, which="major", alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("sequence length T")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=10, frameon=False)
+    fig.suptitle("Self-attention, 4 heads of size 64, one sequence, float32 (colour: method; line: mode)")
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048, 4096, 8192])
-    parser.add_argument(
-        "--methods", nargs="+", default=EXACT_METHODS + OTHER_METHODS, choices=EXACT_METHODS + OTHER_METHODS
-    )
+    parser.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192])
+    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=METHODS)
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--passes", nargs="+", default=list(PASSES), choices=list(PASSES))
     parser.add_argument("--output-dir", type=pathlib.Path, default=ROOT / "build" / "bench")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds per measurement")
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "LENGTH"), help=argparse.SUPPRESS)
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per measurement")
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(measure(args.child[0], int(args.child[1]))))
-        return 0
+    lengths = sorted(args.lengths)
 
-    started = time.perf_counter()
-    load_before = os.getloadavg()
-    matmul_runs = [run_child("matmul", 2048, args.timeout)]
+    started, load_before = time.perf_counter(), os.getloadavg()
     results = {}
-    for length in sorted(args.lengths):
-        for method in args.methods:
-            results[(method, length)] = r = run_child(method, length, args.timeout)
-            print(f"T={length:>5} {LABELS[method]:<42} {1e3 * r['seconds']:9.1f} ms {r['peak_mb']:8.1f} MB", flush=True)
-    matmul_runs.append(run_child("matmul", 2048, args.timeout))
-    matmul_rates = [2 * 2048**3 / 1e9 / r["seconds"] for r in matmul_runs]
-    matmul_gflops = max(matmul_rates)
+    for length in lengths:
+        for backward in (PASSES[name] for name in args.passes):
+            for method in args.methods:
+                for mode in args.modes:
+                    r = measure_in_fresh_process(method, [length], mode=mode, backward=backward, timeout=args.timeout)[
+                        0
+                    ]
+                    results[(method, mode, backward, length)] = r
+                    what = r.get("error") or (
+                        f"{1e3 * r['seconds']:9.1f} ms {r['peak_mib']:8.1f} MiB "
+                        f"{r.get('percent_of_matmul', float('nan')):4.0f}% of matmul"
+                    )
+                    print(
+                        f"T={length:>5} {'fwd+bwd' if backward else 'fwd':<7} {method:<18} {mode:<5} {what}", flush=True
+                    )
     load_after = os.getloadavg()
 
-    # Every method computes the same exact attention from the same inputs: a wrong one shows here.
-    for length in args.lengths:
-        checksums = {m: results[(m, length)]["checksum"] for m in EXACT_METHODS if (m, length) in results}
-        if checksums and max(checksums.values()) - min(checksums.values()) > 1e-4 * max(checksums.values()):
-            raise RuntimeError(f"the exact methods disagree at T={length}: {checksums}")
+    # Every exact method computes the same thing from the same inputs: a wrong one shows here.
+    for (method, mode, backward, length), r in results.items():
+        reference = results.get(("naive", "graph", backward, length)) or r
+        if method in EXACT_METHODS and "error" not in r and "error" not in reference:
+            if abs(r["checksum"] - reference["checksum"]) > 1e-4 * reference["checksum"]:
+                raise RuntimeError(f"{method} ({mode}) disagrees with naive attention at T={length}")
 
-    import attention_utils  # noqa: F401, I001  (first: its quiet TensorFlow settings, no log lines here)
+    errors = relative_errors(lengths, [m for m in ("windowed", "linear") if m in args.methods])
     import tensorflow as tf  # only for its version, after the measurements
 
-    exact_table, other_table = markdown_tables(results, matmul_gflops, sorted(args.lengths))
-    target_lines = targets(results, matmul_gflops, sorted(args.lengths))
+    matmul = [r["matmul_gflops"] for r in results.values() if "matmul_gflops" in r]
     context = (
         f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), TensorFlow {tf.__version__}. "
-        f"Matrix product 2048 x 2048 float32: {matmul_gflops:.1f} GFLOP/s (best of "
-        f"{' and '.join(f'{rate:.1f}' for rate in matmul_rates)}). "
-        f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
-        f"after: {', '.join(f'{x:.2f}' for x in load_after)}. "
-        f"Total run time {time.perf_counter() - started:.0f} s."
+        f"The 2048 x 2048 float32 matrix product, timed in each measurement's process: "
+        f"{min(matmul):.0f}-{max(matmul):.0f} GFLOP/s. Load average (1, 5, 15 min) before: "
+        f"{', '.join(f'{x:.2f}' for x in load_before)}; after: {', '.join(f'{x:.2f}' for x in load_after)}. "
+        f"Total run time {time.perf_counter() - started:.0f} s.\n\n"
+        "Each cell: median milliseconds (fastest-slowest) of 3-10 calls; peak MiB beyond the inputs after a "
+        "warm-up; the exact methods' matrix-product FLOP per second as a share of the matrix product's in the "
+        'same process (forward 4 T^2 d per head, backward 8 T^2 d more). "fails": the mode did not run.'
     )
-    target_table = "| target | measured | reached |\n|---|---|---|\n" + "\n".join(
-        f"| {what} | {measured} | {'yes' if reached else 'no'} |" for what, measured, reached in target_lines
+    sections = [f"# Attention benchmark\n\n{context}\n"]
+    for name in args.passes:
+        sections.append(
+            f"## {name.capitalize()}\n\n{table(results, lengths, args.methods, args.modes, PASSES[name])}\n"
+        )
+    failures = [r for r in results.values() if "error" in r]
+    if failures:
+        sections.append(
+            "## What failed\n\n"
+            + "\n".join(
+                f"- {r['method']}, {r['mode']}, {'forward+backward' if r['backward'] else 'forward'}, T={r['length']}: "
+                f"{r['error']}"
+                for r in failures
+            )
+            + "\n"
+        )
+    if errors:
+        sections.append(
+            "## Relative error of the inexact methods against exact attention\n\n| T | method | error |\n"
+            "|---:|---|---:|\n"
+            + "\n".join(
+                f"| {length} | {LABELS[method]} | {error:.3f} |"
+                for (method, length), error in sorted(errors.items(), key=lambda x: (x[0][1], x[0][0]))
+            )
+            + "\n"
+        )
+    target_rows = targets(results, lengths, args.modes)
+    sections.append(
+        "## Targets (issue 19)\n\n| target | measured | reached |\n|---|---|---|\n"
+        + "\n".join(
+            f"| {what} | {measured} | {'not measured' if reached is None else 'yes' if reached else 'no'} |"
+            for what, measured, reached in target_rows
+        )
+        + "\n"
     )
-    report = (
-        f"# Attention benchmark\n\n{context}\n\n## Exact attention\n\n{exact_table}\n\n"
-        + (f"## Windowed and linear attention\n\n{other_table}\n\n" if other_table else "")
-        + f"## Targets\n\n{target_table}\n"
-    )
+    report = "\n".join(sections)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "attention.md").write_text(report)
-    plot(results, matmul_gflops, sorted(args.lengths), args.output_dir / "attention.png")
+    (args.output_dir / "attention.json").write_text(json.dumps(list(results.values()), indent=1))
+    plot(results, lengths, args.output_dir / "attention.png")
     print("\n" + report)
-    print(f"(written to {args.output_dir / 'attention.md'} and {args.output_dir / 'attention.png'})")
+    print(f"(written to {args.output_dir}/attention.md, .json and .png)")
     return 0
 
 

@@ -84,3 +84,28 @@ def test_median_times_of_real_calls_are_non_negative_and_one_per_function():
 def test_median_times_bad_arguments_name_themselves(functions, repeats, error, argument):
     with pytest.raises(error, match=f"argument {argument}"):
         median_times(functions, repeats=repeats)
+
+
+def test_call_times_makes_at_least_min_calls_then_more_until_the_time_is_spent(monkeypatch):
+    calls = []
+    fake_clock(monkeypatch, [1.0] * 20)
+    times = timing.call_times(lambda: calls.append(1), min_calls=2, max_calls=10, seconds=4.5)
+    assert times == [1.0] * 5 and len(calls) == 5  # 4 s after four calls is not yet 4.5 s
+
+
+def test_call_times_stops_at_max_calls(monkeypatch):
+    fake_clock(monkeypatch, [0.1] * 20)
+    assert len(timing.call_times(lambda: None, min_calls=1, max_calls=4, seconds=100.0)) == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, argument",
+    [
+        ({"min_calls": 0}, ValueError, "min_calls"),
+        ({"min_calls": 3, "max_calls": 2}, ValueError, "max_calls"),
+        ({"seconds": -1.0}, ValueError, "seconds"),
+    ],
+)
+def test_call_times_bad_arguments_name_themselves(kwargs, error, argument):
+    with pytest.raises(error, match=f"argument {argument}"):
+        timing.call_times(lambda: None, **kwargs)
