@@ -380,7 +380,9 @@ def _recomputed_gradients(query, key, value, context, log_sum_exp, context_grad,
     """
     lowest = check.lowest_float(query.dtype)
     delta = ops.sum(context_grad * context, axis=-1, keepdims=True)  # 5. D_i = rowsum(dO_i * O_i)
-    batch_zeros = ops.zeros_like(context[..., :1, :1])  # zeros of the context's batch shape, (..., 1, 1)
+    # Zeros of the context's batch shape, (..., 1, 1), computed from it rather than constant: XLA's pass that
+    # propagates constants into loops fails on these loops when their starting states are constants.
+    batch_zeros = context[..., :1, :1] * 0
     key_grad, value_grad = ops.zeros_like(key) + batch_zeros, ops.zeros_like(value) + batch_zeros
     key_blocks_grad = value_blocks_grad = None
     if tiling.num_whole > 1:
