@@ -33,17 +33,23 @@ query, key and value, ``upstream`` a fixed random tensor, as one training step n
 
 How
 ---
-In the process, after building the inputs: one warm-up call (it traces and compiles, and allocates
-what the runtime keeps), then the baseline, the resident memory (``VmRSS``) with its high-water mark
-reset to it (Linux's ``/proc/self/clear_refs``); then timed calls, at least ``min_calls`` and then more
-until they have taken ``seconds`` in all or ``max_calls`` were made. Each call's result is copied to
-NumPy inside its timing. The peak memory is the high-water mark (``VmHWM``) minus the baseline: what the
-calls needed beyond the inputs and the warmed-up runtime. The fresh process runs with glibc's
-``MALLOC_MMAP_THRESHOLD_`` fixed at 64 KiB, so that a freed buffer is returned to the system at once
-instead of staying resident in the heap: the resident memory then follows what is allocated, and one
-call's buffers cannot hide in the next call's baseline. The time reported is the median of the timed
-calls, with the fastest and slowest. Last, the same process times a 2048 x 2048 float32 matrix
-product (median of 5 calls after one), the machine's reference rate at that moment.
+Two fresh processes per measurement, one for memory and one for time, since the allocator settings
+that make memory measurable slow the computation down:
+
+- **Memory**: the process runs with glibc's ``MALLOC_MMAP_THRESHOLD_`` fixed at 64 KiB, so that every
+  buffer from 64 KiB is mapped on its own and returned to the system as soon as it is freed (by
+  default glibc keeps freed buffers of up to 32 MiB resident in its heap, for reuse): the resident
+  memory then follows what is allocated. After one warm-up call (it traces and compiles, and allocates
+  what the runtime keeps), the baseline is the resident memory (``VmRSS``), with its high-water mark
+  reset to it (Linux's ``/proc/self/clear_refs``); then one more call. The peak memory is the
+  high-water mark (``VmHWM``) minus the baseline: what the call needed beyond the inputs and the
+  warmed-up runtime.
+- **Time**: the process runs with the allocator's defaults (mapping and unmapping every buffer slowed
+  the compiled block-wise pass by up to 40%). After the warm-up call, timed calls, at least
+  ``min_calls`` and then more until they have taken ``seconds`` in all or ``max_calls`` were made, each
+  call's result copied to NumPy inside its timing. The time reported is the median, with the fastest
+  and slowest call. Last, the same process times a 2048 x 2048 float32 matrix product (median of 5
+  calls after one), the machine's reference rate at that moment.
 
 The rate counts the matrix products exact attention needs, ``4 T^2 d`` floating-point operations per
 head forwards (two products of ``2 T^2 d``) and ``8 T^2 d`` more backwards (four products), whatever
@@ -73,9 +79,10 @@ METHODS = ("naive", "keras-dpa", "keras-mha", "blockwise", "blockwise-autodiff",
 EXACT_METHODS = ("naive", "keras-dpa", "keras-mha", "blockwise", "blockwise-autodiff")
 MODES = ("eager", "graph", "xla")
 MATMUL_SIZE = 2048
-# glibc: allocations from 64 KiB are mapped on their own and unmapped when freed (a fixed threshold also
-# turns off glibc's raising it as big blocks are freed, after which they would stay in the heap).
-FRESH_PROCESS_ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": "65536", "PYTHONHASHSEED": "0"}
+FRESH_PROCESS_ENVIRONMENT = {"PYTHONHASHSEED": "0"}
+# glibc: allocations from 64 KiB mapped on their own and unmapped when freed (a fixed threshold also turns
+# off glibc's raising it as big blocks are freed, after which they would stay in the heap).
+MEMORY_PROCESS_ENVIRONMENT = {**FRESH_PROCESS_ENVIRONMENT, "MALLOC_MMAP_THRESHOLD_": "65536"}
 
 
 def attention_flop(length, *, heads=4, head_size=64, batch=1, backward=False):
@@ -85,24 +92,52 @@ def attention_flop(length, *, heads=4, head_size=64, batch=1, backward=False):
     return batch * heads * per_head
 
 
-def attention_call(method, length, *, mode="eager", backward=False, heads=4, head_size=64, batch=1, window=128):
+def attention_call(
+    method,
+    length,
+    *,
+    mode="eager",
+    backward=False,
+    heads=4,
+    head_size=64,
+    batch=1,
+    window=128,
+    block_size=None,
+    query_block_size=None,
+):
     """Returns ``(call, inputs)``: the function measured and its arguments, already tensors.
 
     ``call(*inputs)`` returns the context (forward) or the three gradients (``backward=True``). The
-    inputs are random normal with a fixed seed, ``(batch, heads, T, d)`` (``(batch, T, heads, d)`` for
-    the Keras methods, their own layout).
+    inputs are random normal with a fixed seed, ``(batch, heads, T, d)``; the Keras methods get the same
+    numbers in their own layout, ``(batch, T, heads, d)``, so every exact method computes the same
+    result, transposed.
     """
     _check_measurement(method, mode, backward, heads, head_size, batch, window)
     check.check_integer_at_least(length, "length", 1)
+    # The tiles of blockwise_attend (block_size and query_block_size) and windowed_attend (block_size):
+    # None keeps the function's default.
+    tiles = {
+        name: size
+        for name, size in [("block_size", block_size), ("query_block_size", query_block_size)]
+        if size is not None
+    }
+    for name, size in tiles.items():
+        check.check_integer_at_least(size, name, 1)
     import keras
     from keras import ops
 
     from attention_utils.efficient import blockwise_attend, linear_attend, windowed_attend
 
-    keras_layout = method in ("keras-dpa", "keras-mha")
     rng = np.random.default_rng(0)
-    shape = (batch, length, heads, head_size) if keras_layout else (batch, heads, length, head_size)
-    inputs = [ops.convert_to_tensor(rng.normal(size=shape).astype("float32")) for _ in range(3)]
+    shape = (batch, heads, length, head_size)
+    if method in ("keras-dpa", "keras-mha"):  # the same numbers, in Keras's layout (batch, T, heads, d)
+
+        def layout(x):
+            return ops.convert_to_tensor(np.ascontiguousarray(np.swapaxes(x, 1, 2)))
+
+    else:
+        layout = ops.convert_to_tensor
+    inputs = [layout(rng.normal(size=shape).astype("float32")) for _ in range(3)]
 
     if method == "naive":
 
@@ -122,18 +157,20 @@ def attention_call(method, length, *, mode="eager", backward=False, heads=4, hea
     elif method == "blockwise":
 
         def attention(query, key, value):
-            return blockwise_attend(query, value, key)
+            return blockwise_attend(query, value, key, **tiles)
 
     elif method == "blockwise-autodiff":
         from attention_utils.scores import scaled_dot
 
         def attention(query, key, value):
-            return blockwise_attend(query, value, key, score=scaled_dot)
+            return blockwise_attend(query, value, key, score=scaled_dot, **tiles)
 
     elif method == "windowed":
 
         def attention(query, key, value):
-            return windowed_attend(query, value, key, window=window)
+            return windowed_attend(
+                query, value, key, window=window, **{k: v for k, v in tiles.items() if k == "block_size"}
+            )
 
     else:
 
@@ -144,7 +181,7 @@ def attention_call(method, length, *, mode="eager", backward=False, heads=4, hea
     if backward:
         import tensorflow as tf
 
-        upstream = ops.convert_to_tensor(rng.normal(size=shape[:-1] + (head_size,)).astype("float32"))
+        upstream = layout(rng.normal(size=shape).astype("float32"))
 
         def call(query, key, value):
             with tf.GradientTape() as tape:
@@ -169,10 +206,14 @@ def measure_attention(
     head_size=64,
     batch=1,
     window=128,
+    block_size=None,
+    query_block_size=None,
     min_calls=3,
     max_calls=10,
     seconds=3.0,
     matmul_rate=True,
+    timed=True,
+    memory=True,
 ):
     """Measures one attention computation in this process (see the module docstring for how).
 
@@ -187,27 +228,43 @@ def measure_attention(
         backward: also the backward pass (the gradients for query, key and value).
         heads, head_size, batch: the inputs' other dimensions, positive integers.
         window: ``windowed_attend``'s window (``"windowed"`` only), a non-negative integer.
+        block_size, query_block_size: the tiles of ``blockwise_attend`` (and ``windowed_attend``'s
+            ``block_size``); ``None``, the functions' defaults.
         min_calls, max_calls, seconds: timed calls, at least ``min_calls``, then more until they took
             ``seconds`` or ``max_calls`` were made.
         matmul_rate: also time a 2048 x 2048 matrix product, after the attention.
+        timed: time the calls.
+        memory: measure the peak memory of one call (before the timed calls). Meaningful only in a
+            process started with ``MEMORY_PROCESS_ENVIRONMENT``.
 
     Returns:
-        A dict: the arguments, ``seconds`` (median of the timed calls), ``seconds_min``, ``seconds_max``,
-        ``calls``, ``first_call_seconds`` (the warm-up: tracing and compiling included), ``peak_mib``,
-        ``checksum`` (the mean absolute value of the result, equal across exact methods), and for the
-        exact methods ``gflops`` (``attention_flop`` over the median time); with ``matmul_rate``,
-        ``matmul_gflops`` and, for exact methods, ``percent_of_matmul``.
+        A dict: the arguments, ``first_call_seconds`` (the warm-up: tracing and compiling included) and
+        ``checksum`` (the mean absolute value of the result, equal across exact methods); with ``memory``,
+        ``peak_mib``; with ``timed``, ``seconds`` (median of the timed calls), ``seconds_min``,
+        ``seconds_max``, ``calls``, for the exact methods ``gflops`` (``attention_flop`` over the median
+        time), and with ``matmul_rate`` also ``matmul_gflops`` and, for exact methods, ``percent_of_matmul``.
     """
     check.check_integer_at_least(min_calls, "min_calls", 1)
     check.check_integer_at_least(max_calls, "max_calls", min_calls)
     check.check_non_negative_number(seconds, "seconds")
     check.check_bool(matmul_rate, "matmul_rate")
+    check.check_bool(timed, "timed")
+    check.check_bool(memory, "memory")
     from keras import ops
 
     from attention_utils.timing import call_times
 
     call, inputs = attention_call(
-        method, length, mode=mode, backward=backward, heads=heads, head_size=head_size, batch=batch, window=window
+        method,
+        length,
+        mode=mode,
+        backward=backward,
+        heads=heads,
+        head_size=head_size,
+        batch=batch,
+        window=window,
+        block_size=block_size,
+        query_block_size=query_block_size,
     )
 
     def run():
@@ -218,10 +275,6 @@ def measure_attention(
     first_call_seconds = time.perf_counter() - start
     checksum = float(np.mean([np.abs(x).mean() for x in result]))
     del result
-    gc.collect()
-    baseline_kib, peak_measurable = _resident_kib(), _reset_peak_memory()
-    times = call_times(run, min_calls=min_calls, max_calls=max_calls, seconds=seconds)
-    peak_mib = (_peak_kib() - baseline_kib) / 1024 if peak_measurable else None
     measurement = {
         "method": method,
         "length": length,
@@ -230,16 +283,25 @@ def measure_attention(
         "heads": heads,
         "head_size": head_size,
         "batch": batch,
-        "seconds": statistics.median(times),
-        "seconds_min": min(times),
-        "seconds_max": max(times),
-        "calls": len(times),
         "first_call_seconds": first_call_seconds,
-        "peak_mib": peak_mib,
         "checksum": checksum,
     }
     if method == "windowed":
         measurement["window"] = window
+    for name, size in [("block_size", block_size), ("query_block_size", query_block_size)]:
+        if size is not None:
+            measurement[name] = size
+    if memory:
+        gc.collect()
+        baseline_kib, peak_measurable = _resident_kib(), _reset_peak_memory()
+        run()
+        measurement["peak_mib"] = (_peak_kib() - baseline_kib) / 1024 if peak_measurable else None
+    if not timed:
+        return measurement
+    times = call_times(run, min_calls=min_calls, max_calls=max_calls, seconds=seconds)
+    measurement.update(
+        seconds=statistics.median(times), seconds_min=min(times), seconds_max=max(times), calls=len(times)
+    )
     if method in EXACT_METHODS:
         flop = attention_flop(length, heads=heads, head_size=head_size, batch=batch, backward=backward)
         measurement["gflops"] = flop / 1e9 / measurement["seconds"]
@@ -258,18 +320,21 @@ def measure_attention(
     return measurement
 
 
-def measure_in_fresh_process(method, lengths, *, timeout=600, **options):
-    """``measure_attention`` at each of ``lengths``, in order, in one new Python process.
+def measure_in_fresh_process(method, lengths, *, timed=True, memory=True, timeout=600, **options):
+    """``measure_attention`` at each of ``lengths``: its memory in one new Python process, its time in another.
 
-    The process starts with the environment of ``FRESH_PROCESS_ENVIRONMENT`` (see the module docstring),
-    imports ``attention_utils`` first (the series' TensorFlow settings) and measures the lengths one after
-    another, each from its own warm-up and baseline. A length whose computation fails (XLA declining to
-    compile, say) gives a dict with the arguments and ``"error"``, the exception's last line.
+    Each process imports ``attention_utils`` first (the series' TensorFlow settings) and measures the
+    lengths one after another, each from its own warm-up (and baseline); the memory process runs with
+    ``MEMORY_PROCESS_ENVIRONMENT``, the timing process with ``FRESH_PROCESS_ENVIRONMENT`` (see the module
+    docstring). ``timed=False`` or ``memory=False`` skips a process. A length whose computation fails
+    (XLA declining to compile, say) gives a dict with the arguments and ``"error"``, the exception's
+    first line.
 
     Args:
         method: one of ``METHODS``.
         lengths: a list of positive integers.
-        timeout: seconds allowed for the whole process.
+        timed, memory: measure the time, the peak memory (at least one of them).
+        timeout: seconds allowed for each process.
         **options: ``measure_attention``'s keyword arguments.
 
     Returns:
@@ -290,6 +355,8 @@ def measure_in_fresh_process(method, lengths, *, timeout=600, **options):
         "head_size",
         "batch",
         "window",
+        "block_size",
+        "query_block_size",
         "min_calls",
         "max_calls",
         "seconds",
@@ -307,14 +374,41 @@ def measure_in_fresh_process(method, lengths, *, timeout=600, **options):
         options.get("batch", 1),
         options.get("window", 128),
     )
+    check.check_bool(timed, "timed")
+    check.check_bool(memory, "memory")
+    if not (timed or memory):
+        raise ValueError(
+            "Invalid value for argument timed. Expected True when memory is False. Received: timed=False, memory=False"
+        )
     check.check_positive_finite(timeout, "timeout")
-    request = json.dumps({"method": method, "lengths": [int(length) for length in lengths], "options": options})
+    lengths = [int(length) for length in lengths]
+    memory_runs = timed_runs = None
+    if memory:
+        memory_options = {**options, "timed": False, "matmul_rate": False}
+        memory_runs = _run_fresh_process(method, lengths, memory_options, MEMORY_PROCESS_ENVIRONMENT, timeout)
+    if timed:
+        timed_runs = _run_fresh_process(
+            method, lengths, {**options, "memory": False}, FRESH_PROCESS_ENVIRONMENT, timeout
+        )
+    if memory_runs is None:
+        return timed_runs
+    if timed_runs is None:
+        return memory_runs
+    for timed_run, memory_run in zip(timed_runs, memory_runs):
+        if "error" in memory_run:
+            timed_run.setdefault("error", memory_run["error"])
+        timed_run["peak_mib"] = memory_run.get("peak_mib")
+    return timed_runs
+
+
+def _run_fresh_process(method, lengths, options, environment, timeout):
+    request = json.dumps({"method": method, "lengths": lengths, "options": options})
     completed = subprocess.run(
         [sys.executable, "-m", "attention_utils.benchmark", request],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **FRESH_PROCESS_ENVIRONMENT},
+        env={**os.environ, **environment},
     )
     if completed.returncode != 0:
         raise RuntimeError(f"Measuring {method} failed in its process:\n{completed.stderr[-3000:]}")
