@@ -36,9 +36,9 @@ def blockwise_attend(
     The result equals ``attend(query, value, key, score, mask)[0]``, but the ``(Tq, Tk)`` matrix of
     scores is never built: queries are cut into blocks of ``query_block_size`` rows and keys into
     blocks of ``block_size``, and only one ``(query block, key block)`` tile of scores exists at a time
-    (Rabe and Staats 2021; Dao et al. 2022, Algorithm 1; the running softmax is Milakov and Gimelshein
-    2018's). For each query, keeping a running maximum ``m``, a running sum ``l`` and a running
-    unnormalised context ``c``, each key block ``B`` does:
+    (Rabe and Staats 2021; the loop order of Dao 2023, Algorithm 1, queries outside; the running softmax
+    is Milakov and Gimelshein 2018's). For each query, keeping a running maximum ``m``, a running sum
+    ``l`` and a running unnormalised context ``c``, each key block ``B`` does:
 
     1. Score the block: ``s_j = score(q, k_j)`` for ``j`` in ``B`` (masked keys left out).
     2. New maximum: ``m' = max(m, max_j s_j)``.
@@ -120,7 +120,7 @@ def windowed_attend(query, value, key=None, score="scaled_dot", mask=None, *, wi
 
     Each query reads the ``2 window + 1`` keys around its own position (``window + 1`` with
     ``causal=True``: keys ``i - window .. i``): the local attention of Luong et al. 2015 (section 3.2,
-    local-m, the window centred on the query's own position, without the Gaussian) and the sliding
+    local-m, the window centred on the query's own position, here applied to self-attention) and the sliding
     window of Longformer (Beltagy et al. 2020). It equals ``attend`` with the band mask
     ``|i - j| <= window`` (and ``mask``), but reads only the keys near each query: every block of
     ``block_size`` queries scores the ``block_size + 2 window`` keys around it as one tile, with
@@ -171,7 +171,8 @@ def linear_attend(query, value, key=None, *, causal=False, key_mask=None, block_
         context_i = phi(q_i)^T (sum_j phi(k_j) v_j^T) / phi(q_i)^T (sum_j phi(k_j))
 
     The two sums, ``(d, d_value)`` and ``(d,)``, are computed once for all queries: time
-    ``O((Tq + Tk) d d_value)``, memory ``O(d d_value)`` beyond the inputs and output. With
+    ``O((Tq + Tk) d d_value)``, memory ``O(d d_value)`` for the sums, besides ``phi(Q)`` and ``phi(K)``,
+    ``O(T d)``. With
     ``causal=True`` the sums run over ``j <= i`` only (section 3.3): they are carried from block to
     block of ``block_size`` positions, and inside a block the few pairs are scored directly.
 
@@ -299,9 +300,9 @@ def _online_softmax_attention(query, key, value, score, mask, query_block_size, 
 
 def _online_softmax_forward(query, key, value, tiling, score_tile):
     """Steps 1-4 of ``blockwise_attend`` over every tile of ``tiling``. Returns the context
-    ``(..., Tq, d_value)`` and each query's log-sum-exp of its scores, ``L = m + log(l)``, ``(..., Tq, 1)``,
-    from which the backward pass recomputes the weights; ``+inf`` for a query with no key, so that its
-    recomputed weights ``exp(s - L)`` are 0 (Dao 2023, Algorithm 1)."""
+    ``(..., Tq, d_value)`` and each query's log-sum-exp of its scores, ``L = m + log(l)`` (Dao 2023,
+    Algorithm 1), ``(..., Tq, 1)``, from which the backward pass recomputes the weights; ``+inf`` for a
+    query with no key, so that its recomputed weights ``exp(s - L)`` are 0."""
     lowest = check.lowest_float(query.dtype)
     contexts, log_sum_exps = [], []
     for q_start, q_stop, items, tiles in tiling.query_blocks(key, value):
