@@ -80,8 +80,8 @@ execute: setup
 navigation: setup
 	$(BIN)/python tools/navigation.py
 
-# Notebook budgets (90 s, 1.5 GB each; about 4 min), then attention against sequence length (about 7 min:
-# every method and length in a fresh process, 128 to 8192 positions). Tables and plots in build/bench/.
+# Notebook budgets (90 s, 1.5 GB each; about 4 min), then attention against sequence length (about 20 min:
+# every method, mode, pass and length in a fresh process, 512 to 8192 positions). Tables and plots in build/bench/.
 bench: setup
 	$(BIN)/python benchmarks/notebooks.py $(NOTEBOOKS)
 	$(BIN)/python benchmarks/attention.py
