@@ -46,14 +46,14 @@ lab: setup
 setup-browser: setup
 	@tools/ensure-system-packages.sh "$(PYTHON)" --browser
 
-# The fast checks first: the browser test adds about 7 minutes and is worth waiting for only when
-# everything else passes.
+# The fast checks first: the browser test adds about 5 minutes (two notebooks at a time, each worker
+# with its own JupyterLab) and is worth waiting for only when everything else passes.
 test: setup-browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PARALLEL) $(NBVAL) tests $(NOTEBOOKS)
 	$(BIN)/python tools/build_html.py
-	$(BIN)/pytest tests_browser
+	$(BIN)/pytest -n 2 tests_browser
 
 lint: setup
 	$(BIN)/ruff check .
@@ -66,7 +66,7 @@ nbval: setup
 	$(BIN)/pytest $(PARALLEL) $(NBVAL) $(NOTEBOOKS)
 
 test-browser: setup-browser
-	$(BIN)/pytest tests_browser
+	$(BIN)/pytest -n 2 tests_browser
 
 html: setup
 	$(BIN)/python tools/build_html.py
@@ -80,7 +80,7 @@ execute: setup
 navigation: setup
 	$(BIN)/python tools/navigation.py
 
-# Notebook budgets (90 s, 1.5 GB each; about 4 min), then attention against sequence length (about 20 min:
+# Notebook budgets (90 s, 1.5 GB each; about 4 min), then attention against sequence length (about 31 min:
 # every method, mode, pass and length in a fresh process, 512 to 8192 positions). Tables and plots in build/bench/.
 bench: setup
 	$(BIN)/python benchmarks/notebooks.py $(NOTEBOOKS)

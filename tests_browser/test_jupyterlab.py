@@ -8,8 +8,6 @@ with its kernel, renderers and Markdown. One screenshot per notebook goes to bui
 import json
 import pathlib
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -31,27 +29,27 @@ def source_of(cell):
     return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
 
 
-def read_through_the_server(lab, name, landed):
-    """The notebook as the server holds it once JupyterLab's save has landed (`landed(content)` is true).
+def read_as_saved(lab, name, landed):
+    """The notebook as JupyterLab's save left it on disk, once the save has landed (`landed(content)`).
 
-    The server writes a notebook in place (after a backup copy), so a read while a save is still
-    being written finds half a file, and the server answers 400, "Unreadable Notebook" (seen once,
-    on notebook 05, just after JupyterLab had marked it clean), or 500 (seen on 08 on a loaded machine),
-    or 404 while the file is being replaced (seen on 08).
-    And JupyterLab may mark the panel clean before the file is written: a read then returns the file as
-    an earlier save left it (seen on 00 under load: the outputs cleared, no cell executed). Ask again
-    until the saved notebook has landed or 60 s have passed; then return what the server holds.
+    Read from the server's directory, not through the server: the server writes a notebook in place
+    (after an intermediate copy, `.~name`), and a GET that finds half a file makes the server "recover"
+    it, moving the file aside to `name.invalid` and the intermediate back in its place while the save
+    is still writing; the save then fails and the notebook is gone (seen on 07 and on 12: a 404 on
+    every later read). A read from disk that finds half a file or none only tries again. JupyterLab
+    may also mark the panel clean before the file is written: a read then finds the file as an earlier
+    save left it (seen on 00 under load). Ask again until the saved notebook has landed or 120 s have
+    passed; then return what the file holds.
     """
-    url = f"{lab['base']}/api/contents/{name}?content=1&token={lab['token']}"
-    deadline = time.monotonic() + 60
+    path = pathlib.Path(lab["root"]) / name
+    deadline = time.monotonic() + 120
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=30) as response:
-                content = json.load(response)["content"]
+            content = json.loads(path.read_text())
             if landed(content) or time.monotonic() > deadline:
                 return content
-        except urllib.error.HTTPError as error:
-            if error.code not in (400, 404, 500) or time.monotonic() > deadline:
+        except (OSError, ValueError):  # being replaced, or half written
+            if time.monotonic() > deadline:
                 raise
         time.sleep(0.5)
 
@@ -135,7 +133,7 @@ def test_runs_in_jupyterlab_without_errors_and_draws_its_plots(page, lab, name):
         code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code" and source_of(cell).strip()]
         return code, [cell["execution_count"] for cell in code] == list(range(1, len(committed_images) + 1))
 
-    saved = read_through_the_server(lab, name, landed=lambda notebook: executed_code_cells(notebook)[1])
+    saved = read_as_saved(lab, name, landed=lambda notebook: executed_code_cells(notebook)[1])
     saved_code, in_order = executed_code_cells(saved)
     assert in_order, f"{name}: execution counts {[cell['execution_count'] for cell in saved_code]}"
     assert not [output for cell in saved_code for output in cell["outputs"] if output["output_type"] == "error"]
