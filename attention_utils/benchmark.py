@@ -62,6 +62,7 @@ and ``backward=True`` need the TensorFlow backend.
 """
 
 import gc
+import inspect
 import json
 import math
 import os
@@ -200,20 +201,13 @@ def measure_attention(
     method,
     length,
     *,
-    mode="eager",
-    backward=False,
-    heads=4,
-    head_size=64,
-    batch=1,
-    window=128,
-    block_size=None,
-    query_block_size=None,
     min_calls=3,
     max_calls=10,
     seconds=3.0,
     matmul_rate=True,
     timed=True,
     memory=True,
+    **call_options,
 ):
     """Measures one attention computation in this process (see the module docstring for how).
 
@@ -224,18 +218,16 @@ def measure_attention(
     Args:
         method: one of ``METHODS``.
         length: the sequence length ``T``, a positive integer.
-        mode: ``"eager"``, ``"graph"`` or ``"xla"``.
-        backward: also the backward pass (the gradients for query, key and value).
-        heads, head_size, batch: the inputs' other dimensions, positive integers.
-        window: ``windowed_attend``'s window (``"windowed"`` only), a non-negative integer.
-        block_size, query_block_size: the tiles of ``blockwise_attend`` (and ``windowed_attend``'s
-            ``block_size``); ``None``, the functions' defaults.
         min_calls, max_calls, seconds: timed calls, at least ``min_calls``, then more until they took
             ``seconds`` or ``max_calls`` were made.
         matmul_rate: also time a 2048 x 2048 matrix product, after the attention.
         timed: time the calls.
         memory: measure the peak memory of one call (before the timed calls). Meaningful only in a
             process started with ``MEMORY_PROCESS_ENVIRONMENT``.
+        **call_options: ``attention_call``'s keyword arguments, the computation measured: ``mode``
+            (``"eager"``, ``"graph"`` or ``"xla"``), ``backward`` (also the backward pass), ``heads``,
+            ``head_size``, ``batch``, ``window`` (``"windowed"`` only) and the tiles ``block_size`` and
+            ``query_block_size`` (``None``: the functions' defaults).
 
     Returns:
         A dict: the arguments, ``first_call_seconds`` (the warm-up: tracing and compiling included) and
@@ -254,18 +246,8 @@ def measure_attention(
 
     from attention_utils.timing import call_times
 
-    call, inputs = attention_call(
-        method,
-        length,
-        mode=mode,
-        backward=backward,
-        heads=heads,
-        head_size=head_size,
-        batch=batch,
-        window=window,
-        block_size=block_size,
-        query_block_size=query_block_size,
-    )
+    call, inputs = attention_call(method, length, **call_options)
+    options = _call_arguments(method, length, call_options)  # with attention_call's defaults
 
     def run():
         return [ops.convert_to_numpy(x) for x in _as_tuple(call(*inputs))]
@@ -278,19 +260,15 @@ def measure_attention(
     measurement = {
         "method": method,
         "length": length,
-        "mode": mode,
-        "backward": backward,
-        "heads": heads,
-        "head_size": head_size,
-        "batch": batch,
+        **{name: options[name] for name in ("mode", "backward", "heads", "head_size", "batch")},
         "first_call_seconds": first_call_seconds,
         "checksum": checksum,
     }
     if method == "windowed":
-        measurement["window"] = window
-    for name, size in [("block_size", block_size), ("query_block_size", query_block_size)]:
-        if size is not None:
-            measurement[name] = size
+        measurement["window"] = options["window"]
+    for name in ("block_size", "query_block_size"):
+        if options[name] is not None:
+            measurement[name] = options[name]
     if memory:
         gc.collect()
         baseline_kib, peak_measurable = _resident_kib(), _reset_peak_memory()
@@ -303,7 +281,7 @@ def measure_attention(
         seconds=statistics.median(times), seconds_min=min(times), seconds_max=max(times), calls=len(times)
     )
     if method in EXACT_METHODS:
-        flop = attention_flop(length, heads=heads, head_size=head_size, batch=batch, backward=backward)
+        flop = attention_flop(length, **{name: options[name] for name in ("heads", "head_size", "batch", "backward")})
         measurement["gflops"] = flop / 1e9 / measurement["seconds"]
     if matmul_rate:
         a, b = (
@@ -348,31 +326,11 @@ def measure_in_fresh_process(method, lengths, *, timed=True, memory=True, timeou
         )
     for length in lengths:
         check.check_integer_at_least(length, "lengths", 1, expected="a list of positive integers")
-    allowed = {
-        "mode",
-        "backward",
-        "heads",
-        "head_size",
-        "batch",
-        "window",
-        "block_size",
-        "query_block_size",
-        "min_calls",
-        "max_calls",
-        "seconds",
-        "matmul_rate",
-    }
-    for name in options:
-        if name not in allowed:
-            raise TypeError(f"measure_in_fresh_process() got an unexpected keyword argument {name!r}")
+    # Checked here, before a process starts: unknown names are a TypeError, wrong values name themselves.
+    measure_names = {"min_calls", "max_calls", "seconds", "matmul_rate"}
+    arguments = _call_arguments(method, lengths[0], {k: v for k, v in options.items() if k not in measure_names})
     _check_measurement(
-        method,
-        options.get("mode", "eager"),
-        options.get("backward", False),
-        options.get("heads", 4),
-        options.get("head_size", 64),
-        options.get("batch", 1),
-        options.get("window", 128),
+        *(arguments[name] for name in ("method", "mode", "backward", "heads", "head_size", "batch", "window"))
     )
     check.check_bool(timed, "timed")
     check.check_bool(memory, "memory")
@@ -432,6 +390,13 @@ def _measure_request(request):
                 }
             )
     return measurements
+
+
+def _call_arguments(method, length, call_options):
+    """``attention_call``'s arguments by name, its defaults filled in; ``TypeError`` for an unknown name."""
+    bound = inspect.signature(attention_call).bind(method, length, **call_options)
+    bound.apply_defaults()
+    return bound.arguments
 
 
 def _check_measurement(method, mode, backward, heads, head_size, batch, window):

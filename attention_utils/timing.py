@@ -36,14 +36,14 @@ def best_time(function, *args, repeats=3, budget=0.0, max_repeats=20):
     check.check_integer_at_least(repeats, "repeats", 1)
     check.check_integer_at_least(max_repeats, "max_repeats", repeats)
     check.check_non_negative_number(budget, "budget")
-    result = ops.convert_to_numpy(function(*args))
+    ops.convert_to_numpy(function(*args))  # the warm-up
     results = []
 
     def call():
         results[:] = [ops.convert_to_numpy(function(*args))]  # wait for the result, not just for the call
 
     times = call_times(call, min_calls=repeats, max_calls=max_repeats, seconds=budget)
-    return min(times), results[0] if results else result
+    return min(times), results[0]
 
 
 def call_times(function, *, min_calls=3, max_calls=10, seconds=3.0):
