@@ -370,6 +370,41 @@ REGISTRY = {
         shapes=lambda b: [(b, TK, D), (b, 2, TK, TK)],
         properties=("shapes", "padding", "causal", "float_masks"),
     ),
+    # CausalSelfAttention: causal by construction, so the plain self-attention family (it takes no
+    # use_causal_mask) and the causal property; key_dim 3 with d_model 4, unequal sizes. No parity entry:
+    # PARITY_REFERENCES compare with attend, which has no projections; test_causal_attention.py holds it to
+    # MultiHeadAttention and GroupQueryAttention with use_causal_mask=True, dot_product_attention and NumPy.
+    "CausalSelfAttention": Entry(
+        layers.CausalSelfAttention,
+        "self_attention",
+        lambda **kw: layers.CausalSelfAttention(2, 3, **kw),
+        shapes=lambda b: [(b, TK, D), (b, 2, TK, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "causal"),
+    ),
+    # CausalSelfAttention, grouped-query (4 query heads share 2 key/value heads) with rotary positions.
+    "CausalSelfAttention-grouped_query-rotary": Entry(
+        layers.CausalSelfAttention,
+        "self_attention",
+        lambda **kw: layers.CausalSelfAttention(4, 2, num_key_value_heads=2, rotary=True, **kw),
+        shapes=lambda b: [(b, TK, D), (b, 4, TK, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "causal"),
+    ),
+    # CausalSelfAttention, grouped-query with ALiBi's linear biases (Press et al. 2022) instead of RoPE.
+    "CausalSelfAttention-grouped_query-alibi": Entry(
+        layers.CausalSelfAttention,
+        "self_attention",
+        lambda **kw: layers.CausalSelfAttention(4, 2, num_key_value_heads=2, alibi=True, **kw),
+        shapes=lambda b: [(b, TK, D), (b, 4, TK, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "causal"),
+    ),
+    # TransformerDecoderBlock, decoder-only (no encoder outputs): causal self-attention and feed-forward.
+    "TransformerDecoderBlock": Entry(
+        layers.TransformerDecoderBlock,
+        "self_attention",
+        lambda **kw: layers.TransformerDecoderBlock(2, 8, dropout=0.0, **kw),
+        shapes=lambda b: [(b, TK, D), (b, 2, TK, TK)],
+        properties=(*MASKED_LAYER_PROPERTIES, "causal"),
+    ),
     # PositionalEmbedding with mask_zero: token embeddings plus positions; it makes the mask itself.
     "PositionalEmbedding": Entry(
         layers.PositionalEmbedding,
@@ -623,7 +658,9 @@ class CoAttention(QueryValue):
 
 class Sequence(Family):
     """``layer(x (B, T, features), mask=(B, T))``: pooling, or (``self_attention``) self-attention with
-    weights ``(B, heads, T, T)`` and, if ``causal``, ``use_causal_mask=True``."""
+    weights ``(B, heads, T, T)`` and, if ``causal``, ``use_causal_mask=True``. (A layer that is causal by
+    construction, such as ``CausalSelfAttention``, takes no such argument: it uses the family without
+    ``causal`` and claims the ``causal`` property all the same.)"""
 
     def __init__(self, features, self_attention=False, causal=False):
         self.features, self.causal = features, causal

@@ -11,6 +11,8 @@
 | `DynamicMetaEmbedding` | `meta_embeddings.py` | attention over several embeddings of a token | Kiela et al. 2018 |
 | `StructuredSelfAttention` | `structured.py` | `A = softmax(W_s2 tanh(W_s1 H^T))`, r hops | Lin et al. 2017 |
 | `TransformerEncoderBlock` | `transformer.py` | self-attention, add & norm, feed-forward | Vaswani et al. 2017 |
+| `TransformerDecoderBlock` | `transformer.py` | masked self-attention, cross-attention, FFN | Vaswani et al. 2017 |
+| `CausalSelfAttention` | `causal.py` | causal MHA/GQA/MQA, RoPE, KV cache | Vaswani et al. 2017; Ainslie et al. 2023 |
 | `PositionalEmbedding` | `transformer.py` | token embedding plus sinusoidal positions | Vaswani et al. 2017 |
 | `BahdanauDecoder` | `decoder.py` | a GRU decoder that attends with its previous state | Bahdanau et al. 2014 |
 | `ChannelAttention` | `cbam.py` | channel weights from average- and max-pooled descriptors | Woo et al. 2018, eq. 2 |
@@ -28,6 +30,7 @@ channels-last maps `(batch_size, height, width, channels)`.
 """
 
 from attention_utils.layers.bahdanau import BahdanauAttention
+from attention_utils.layers.causal import CausalSelfAttention
 from attention_utils.layers.cbam import CBAM, ChannelAttention, SpatialAttention
 from attention_utils.layers.coattention import ParallelCoAttention
 from attention_utils.layers.decoder import BahdanauDecoder
@@ -38,13 +41,14 @@ from attention_utils.layers.luong import LuongAttention
 from attention_utils.layers.meta_embeddings import DynamicMetaEmbedding
 from attention_utils.layers.squeeze_excitation import SqueezeExcitation
 from attention_utils.layers.structured import StructuredSelfAttention, frobenius_penalty
-from attention_utils.layers.transformer import PositionalEmbedding, TransformerEncoderBlock
+from attention_utils.layers.transformer import PositionalEmbedding, TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
     "CBAM",
     "AttentionPooling",
     "BahdanauAttention",
     "BahdanauDecoder",
+    "CausalSelfAttention",
     "ChannelAttention",
     "DynamicMetaEmbedding",
     "HardAttention",
@@ -55,6 +59,7 @@ __all__ = [
     "SpatialAttention",
     "SqueezeExcitation",
     "StructuredSelfAttention",
+    "TransformerDecoderBlock",
     "TransformerEncoderBlock",
     "frobenius_penalty",
     "reinforce_loss",
