@@ -13,6 +13,39 @@ from attention_utils.layers.causal import CausalSelfAttention, check_num_key_val
 from attention_utils.positional import sinusoidal_positional_encoding
 
 
+def _check_block_arguments(num_heads, ff_dim, key_dim, dropout, attention_dropout, norm_first, epsilon):
+    """The constructor checks the encoder and decoder blocks share."""
+    check.check_integer_at_least(num_heads, "num_heads", 1)
+    check.check_integer_at_least(ff_dim, "ff_dim", 1)
+    if key_dim is not None:
+        check.check_integer_at_least(key_dim, "key_dim", 1)
+    check.check_rate(dropout, "dropout")
+    check.check_rate(attention_dropout, "attention_dropout")
+    check.check_bool(norm_first, "norm_first")
+    check.check_positive_finite(epsilon, "epsilon")
+
+
+def _activation(activation):
+    """The feed-forward network's activation, from a Keras name or a callable."""
+    try:
+        return keras.activations.get(activation)
+    except ValueError as error:
+        raise ValueError(
+            "Invalid value for argument activation. Expected the name of a Keras activation or a "
+            f"callable. Received: activation={activation!r}"
+        ) from error
+
+
+def _head_size(d_model, num_heads, key_dim):
+    """``key_dim``, or by default the paper's ``d_k = d_model / h`` (which must then divide evenly)."""
+    if key_dim is None and d_model % num_heads:
+        raise ValueError(
+            f"Invalid value for argument num_heads. Expected a divisor of d_model={d_model} (each head "
+            f"gets d_model // num_heads dimensions), or pass key_dim. Received: num_heads={num_heads}"
+        )
+    return key_dim or d_model // num_heads
+
+
 @keras.saving.register_keras_serializable(package="attention_utils")
 class PositionalEmbedding(keras.layers.Layer):
     """Token embeddings scaled by ``sqrt(d_model)`` plus sinusoidal positional encodings.
@@ -174,22 +207,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check.check_integer_at_least(num_heads, "num_heads", 1)
-        check.check_integer_at_least(ff_dim, "ff_dim", 1)
-        if key_dim is not None:
-            check.check_integer_at_least(key_dim, "key_dim", 1)
-        check.check_rate(dropout, "dropout")
-        check.check_rate(attention_dropout, "attention_dropout")
-        check.check_bool(norm_first, "norm_first")
-        check.check_positive_finite(epsilon, "epsilon")
+        _check_block_arguments(num_heads, ff_dim, key_dim, dropout, attention_dropout, norm_first, epsilon)
         norm_first = bool(norm_first)
-        try:
-            self.activation = keras.activations.get(activation)
-        except ValueError as error:
-            raise ValueError(
-                "Invalid value for argument activation. Expected the name of a Keras activation or a "
-                f"callable. Received: activation={activation!r}"
-            ) from error
+        self.activation = _activation(activation)
         self.num_heads, self.ff_dim, self.key_dim = num_heads, ff_dim, key_dim
         self.dropout, self.attention_dropout = dropout, attention_dropout
         self.norm_first, self.epsilon = norm_first, float(epsilon)
@@ -199,12 +219,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         check.check_rank(keras.KerasTensor(tuple(input_shape)), "inputs", 3, "(batch_size, T, d_model)")
         check.check_known_last_dim(input_shape, "inputs", "d_model")
         d_model = input_shape[-1]
-        if self.key_dim is None and d_model % self.num_heads:
-            raise ValueError(
-                f"Invalid value for argument num_heads. Expected a divisor of d_model={d_model} (each head "
-                f"gets d_model // num_heads dimensions), or pass key_dim. Received: num_heads={self.num_heads}"
-            )
-        key_dim = self.key_dim or d_model // self.num_heads
+        key_dim = _head_size(d_model, self.num_heads, self.key_dim)
         self._d_model = d_model
         policy = self.dtype_policy
         self.attention = keras.layers.MultiHeadAttention(
@@ -417,24 +432,11 @@ class TransformerDecoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check.check_integer_at_least(num_heads, "num_heads", 1)
-        check.check_integer_at_least(ff_dim, "ff_dim", 1)
-        if key_dim is not None:
-            check.check_integer_at_least(key_dim, "key_dim", 1)
+        _check_block_arguments(num_heads, ff_dim, key_dim, dropout, attention_dropout, norm_first, epsilon)
         if num_key_value_heads is not None:
             check_num_key_value_heads(num_key_value_heads, num_heads)
-        check.check_rate(dropout, "dropout")
-        check.check_rate(attention_dropout, "attention_dropout")
-        check.check_bool(norm_first, "norm_first")
-        check.check_positive_finite(epsilon, "epsilon")
         check_position_options(rotary, alibi)
-        try:
-            self.activation = keras.activations.get(activation)
-        except ValueError as error:
-            raise ValueError(
-                "Invalid value for argument activation. Expected the name of a Keras activation or a "
-                f"callable. Received: activation={activation!r}"
-            ) from error
+        self.activation = _activation(activation)
         self.num_heads, self.ff_dim, self.key_dim = num_heads, ff_dim, key_dim
         self.num_key_value_heads = num_key_value_heads
         self.dropout, self.attention_dropout = dropout, attention_dropout
@@ -448,12 +450,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
         check.check_rank(keras.KerasTensor(tuple(inputs_shape)), "inputs", 3, "(batch_size, T, d_model)")
         check.check_known_last_dim(inputs_shape, "inputs", "d_model")
         d_model = inputs_shape[-1]
-        if self.key_dim is None and d_model % self.num_heads:
-            raise ValueError(
-                f"Invalid value for argument num_heads. Expected a divisor of d_model={d_model} (each head "
-                f"gets d_model // num_heads dimensions), or pass key_dim. Received: num_heads={self.num_heads}"
-            )
-        key_dim = self.key_dim or d_model // self.num_heads
+        key_dim = _head_size(d_model, self.num_heads, self.key_dim)
         self._d_model, self._d_encoder = d_model, None
         policy = self.dtype_policy
 
