@@ -5,6 +5,7 @@
 | `greedy_decode`         | feeds a teacher-forced model its own outputs, one step at a time     |
 | `generate`              | continues a prompt greedily, with or without a key-value cache       |
 | `cache_bytes_per_token` | the bytes a language model's key-value cache grows by with each token |
+| `traced`                | a language model's forward passes as two `tf.function`s, traced once  |
 """
 
 import time
@@ -80,8 +81,9 @@ def generate(model, prompt, steps, *, use_cache=True, return_step_seconds=False)
     in the attention). Both give the same tokens (up to rounding in the logits, which could only matter
     for a tie).
 
-    Each call is eager (no ``tf.function``): the sequence grows at every step, and a traced function
-    would be retraced for every new shape.
+    Each call is as fast as the model's own: eager for a Keras model, where a fixed cost per layer and
+    operation can outweigh a cached step's arithmetic. A plain ``tf.function`` would be traced again at
+    every step, since the sequence grows; ``traced(model)`` traces once, for any length.
 
     Args:
         model: the language model (see the protocol above).
@@ -161,3 +163,79 @@ def cache_bytes_per_token(model):
         )
     bytes_per_number = ml_dtypes.finfo(keras.backend.standardize_dtype(model.compute_dtype)).bits // 8
     return int(2 * model.num_layers * model.num_key_value_heads * model.key_dim * bytes_per_number)
+
+
+class TracedLanguageModel:
+    """A language model's forward passes as two traced TensorFlow functions: what ``traced`` returns.
+
+    It keeps ``generate``'s protocol (``__call__``, ``empty_cache``, ``max_positions``); see ``traced``.
+    """
+
+    def __init__(self, model):
+        import tensorflow as tf
+
+        self.model = model
+        self.max_positions = getattr(model, "max_positions", None)
+        tokens_spec = tf.TensorSpec((None, None), tf.int32)  # any batch, any length: one trace
+        cache_spec = [  # per block, (keys, values): any batch, any cached length, fixed heads and key_dim
+            tuple(tf.TensorSpec((None, None, *x.shape[2:]), x.dtype) for x in pair) for pair in model.empty_cache(1)
+        ]
+        self.full = tf.function(lambda tokens: model(tokens, training=False), input_signature=[tokens_spec])
+        self.step = tf.function(
+            lambda tokens, cache: model(tokens, cache=cache, training=False), input_signature=[tokens_spec, cache_spec]
+        )
+
+    def empty_cache(self, batch_size):
+        return self.model.empty_cache(batch_size)
+
+    def __call__(self, tokens, cache=None, training=False):
+        if training:
+            raise ValueError(
+                "Invalid value for argument training. Expected False: a traced model only decodes (its "
+                f"functions are traced with training=False). Received: training={training!r}"
+            )
+        tokens = ops.cast(tokens, "int32")
+        if cache is None:
+            return self.full(tokens)
+        return self.step(tokens, [tuple(pair) for pair in cache])
+
+
+def traced(model):
+    """The model's two forward passes, with and without a cache, each traced once by ``tf.function``.
+
+    Eager Keras pays a fixed cost at every call, for every layer and operation run from Python; a
+    decoding step with the cache does little arithmetic (one token), so that cost can dominate it
+    (notebook 14 measures it). ``tf.function`` runs a step as one TensorFlow graph instead. Traced with
+    a plain ``tf.function``, a decoder would be traced again at every step, since the lengths of the
+    tokens and of the cache change; here the input signatures leave them unknown,
+    ``TensorSpec((None, None), int32)`` for the tokens and ``(None, None, num_key_value_heads, key_dim)``
+    for each cached key and value, so each function is traced once, at its first call, for every
+    batch size and length.
+
+    TensorFlow backend only. The model is not copied: the traced functions read its current weights.
+
+    Args:
+        model: a ``TransformerLanguageModel``, or a Keras model with its protocol: ``model(tokens,
+            training=False)`` and ``model(tokens, cache=cache, training=False)``, ``empty_cache``
+            returning a list of ``(keys, values)`` pairs of rank 4 (``(batch_size, length, heads,
+            key_dim)``), and optionally ``max_positions``.
+
+    Returns:
+        A ``TracedLanguageModel``, which ``generate`` takes in place of the model:
+        ``traced_model(tokens, cache=None, training=False)`` returns what the model returns (as
+        TensorFlow tensors), ``traced_model.empty_cache(batch_size)`` and
+        ``traced_model.max_positions`` are the model's, and ``traced_model.full`` and
+        ``traced_model.step`` are the two ``tf.function``s (``experimental_get_tracing_count()`` counts
+        their traces).
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "traced builds TensorFlow functions; it needs KERAS_BACKEND=tensorflow. "
+            f"Received: backend={keras.backend.backend()!r}"
+        )
+    if not callable(getattr(model, "empty_cache", None)):
+        raise TypeError(
+            "Invalid value for argument model. Expected a language model with an empty_cache(batch_size) "
+            f"method and a cache argument. Received: model of type {type(model).__name__}"
+        )
+    return TracedLanguageModel(model)

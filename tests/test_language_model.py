@@ -1,13 +1,14 @@
 """TransformerLanguageModel and generation with and without a key-value cache: shapes, causality and the
 cache for every kind of positions, the embeddings of the papers, parameter counts, training under
-tf.function, saving and loading, greedy generation, the cache's size, and bad input."""
+tf.function, saving and loading, greedy generation, the cache's size, the traced model (the tokens of the
+eager one, one trace for every length), and bad input."""
 
 import keras
 import numpy as np
 import pytest
 from helpers import numpy_of, saved_and_loaded
 
-from attention_utils.decoding import cache_bytes_per_token, generate
+from attention_utils.decoding import cache_bytes_per_token, generate, traced
 from attention_utils.layers import TransformerDecoderBlock
 from attention_utils.models import TransformerLanguageModel
 from attention_utils.positional import sinusoidal_positional_encoding
@@ -363,3 +364,59 @@ def test_generate_bad_arguments_are_named(tokens):
         generate(functional, tokens, 2)
     # Without the cache any causal model will do (an embedding is one, position by position).
     assert generate(functional, tokens % 5, 2, use_cache=False).shape == (B, T + 2)
+
+
+# ---- traced ----
+
+
+@pytest.mark.parametrize("positions", ["learned", "rotary"])
+def test_a_traced_model_gives_the_logits_and_tokens_of_the_eager_one(trained_model, tokens, positions):
+    # The trained model has dropout: equal outputs also say the traced functions run with training=False.
+    model = trained_model[0] if positions == "learned" else language_model(positions, num_key_value_heads=2)
+    traced_model = traced(model)
+    np.testing.assert_allclose(numpy_of(traced_model(tokens)), numpy_of(model(tokens)), atol=ATOL)
+    logits, cache = decoded_with_the_cache(traced_model, tokens, 3)
+    np.testing.assert_allclose(logits, numpy_of(model(tokens)), atol=ATOL)
+    assert len(cache) == LAYERS and tuple(cache[0][0].shape) == (B, T, model.num_key_value_heads, D_MODEL // HEADS)
+    for use_cache in (True, False):
+        expected = generate(model, tokens[:, :2], MAX_LENGTH - 1, use_cache=use_cache)
+        ids = generate(traced_model, tokens[:, :2], MAX_LENGTH - 1, use_cache=use_cache)
+        np.testing.assert_array_equal(ids, expected)
+
+
+def test_a_traced_model_is_traced_once_for_every_batch_size_and_length(rng):
+    model = language_model("sinusoidal", num_key_value_heads=1)
+    traced_model = traced(model)
+    for batch_size, prompt_length, steps in [(1, 1, 4), (3, 4, 6), (2, 2, 3)]:
+        prompt = rng.integers(0, VOCABULARY, size=(batch_size, prompt_length))
+        for use_cache in (True, False):
+            assert generate(traced_model, prompt, steps, use_cache=use_cache).shape == (
+                batch_size,
+                prompt_length + steps,
+            )
+    assert traced_model.full.experimental_get_tracing_count() == 1
+    assert traced_model.step.experimental_get_tracing_count() == 1
+    assert traced_model.max_positions == model.max_positions == MAX_LENGTH
+
+
+def test_a_traced_model_reads_the_current_weights(tokens):
+    model = language_model()
+    traced_model = traced(model)
+    before = numpy_of(traced_model(tokens))
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    after = numpy_of(traced_model(tokens))
+    assert not np.allclose(after, before)
+    np.testing.assert_allclose(after, numpy_of(model(tokens)), atol=ATOL)
+    assert traced_model.full.experimental_get_tracing_count() == 1
+
+
+def test_traced_bad_arguments_are_named(tokens, monkeypatch):
+    model = language_model()
+    with pytest.raises(ValueError, match=r"argument training\b.*Received: training=True"):
+        traced(model)(tokens, training=True)
+    functional = keras.Model(inputs := keras.Input((None,), dtype="int32"), keras.layers.Embedding(5, 5)(inputs))
+    with pytest.raises(TypeError, match=r"argument model\b.*empty_cache.*Received: model of type Functional"):
+        traced(functional)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(RuntimeError, match=r"KERAS_BACKEND=tensorflow.*Received: backend='jax'"):
+        traced(model)
