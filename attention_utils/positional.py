@@ -106,10 +106,12 @@ def rotary_embedding(x, positions=None, *, base=BASE, layout="interleaved"):
     at ``n`` a function of their contents and of ``m - n`` only: ``(R_m q) . (R_n k) = q . R_{n - m} k``,
     since ``R_m^T R_n = R_{n - m}``. Norms are unchanged; position 0 is the identity.
 
-    ``layout="interleaved"`` pairs features ``(2i, 2i + 1)``, as the paper does. ``layout="half"`` pairs
-    ``(i, i + d / 2)``, as GPT-NeoX, LLaMA and KerasHub's ``RotaryEmbedding`` do ("rotate half"): the
-    same rotations on a permuted order of the features, so a model trained with one layout gives other
-    numbers with the other unless its query and key projections are permuted to match.
+    ``layout="interleaved"`` pairs features ``(2i, 2i + 1)``, as the paper does, and as Meta's own LLaMA
+    code does by turning each pair as one complex number. ``layout="half"`` pairs ``(i, i + d / 2)``
+    ("rotate half"), the layout of GPT-NeoX, Hugging Face's port of LLaMA and KerasHub's
+    ``RotaryEmbedding``: the same rotations on a permuted order of the features, so a model trained with
+    one layout gives other numbers with the other unless its query and key projections are permuted to
+    match.
 
     Args:
         x: queries or keys, ``(..., T, d)`` with ``d`` even, positions along axis -2.

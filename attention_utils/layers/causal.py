@@ -42,8 +42,8 @@ def alibi_slopes(num_heads):
 
     For ``H`` heads, a power of two, the geometric sequence ``m_h = 2^(-8h / H)``: ``1/2, 1/4, ..., 1/256``
     for 8 heads. For other ``H``, the recipe of the paper's official code: the ``2^a`` slopes of the
-    largest power of two ``2^a < H``, then the first ``H - 2^a`` of the slopes of ``2^(a + 1)`` heads that
-    fall between them, ``2^(-4 (2i + 1) / 2^a)`` for ``i = 0, 1, ...``.
+    largest power of two ``2^a <= H``, then the first ``H - 2^a`` of the slopes of ``2^(a + 1)`` heads that
+    fall between them, ``2^(-4 (2i + 1) / 2^a)`` for ``i = 0, 1, ...``, appended (not sorted in).
 
     Args:
         num_heads: the number of heads ``H``, a positive integer.
