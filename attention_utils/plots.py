@@ -1,9 +1,36 @@
-"""Plots that the notebooks share: attention matrices as heatmaps."""
+"""Plots that the notebooks share: attention matrices as heatmaps, and an interactive explorer of them.
+
+``show_heatmaps`` draws a grid of matrices with Matplotlib. ``explore_attention`` and ``explore_scores``
+return an ``AttentionExplorer`` widget (``attention_utils.explorer``), which needs ``ipywidgets``; it is
+imported on their first use, so the rest of the package works without it.
+"""
+
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
 from matplotlib.ticker import MaxNLocator
+
+if TYPE_CHECKING:  # for linters and editors; at run time, __getattr__ below imports them on first use
+    from attention_utils.explorer import AttentionExplorer, explore_attention, explore_scores
+
+__all__ = ["AttentionExplorer", "explore_attention", "explore_scores", "show_heatmaps"]
+_EXPLORER_NAMES = ("AttentionExplorer", "explore_attention", "explore_scores")
+
+
+def __getattr__(name):
+    """The explorer's names, imported on first use (PEP 562): importing ``ipywidgets`` is left to those
+    who use it. Raises ``ImportError`` saying ``pip install ipywidgets`` when it is missing."""
+    if name in _EXPLORER_NAMES:
+        from attention_utils import explorer
+
+        return getattr(explorer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
 def show_heatmaps(
