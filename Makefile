@@ -1,5 +1,5 @@
 # Two commands: `make lab` to read and run the notebooks, `make test` to run every test.
-# Both set up .venv first; set-up is skipped when requirements.txt and pyproject.toml have not changed.
+# Both set up .venv first; set-up is skipped when requirements.txt, pyproject.toml and jupyter/ have not changed.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -18,7 +18,7 @@ PARALLEL := -n 2 --dist loadfile
 	test-portability seeds test-latest
 
 help:
-	@echo "make lab      set up, then open JupyterLab on notebooks/"
+	@echo "make lab      set up, then open JupyterLab on notebooks/ (as on Binder: closing a tab shuts its kernel down, idle kernels stop after 20 min)"
 	@echo "make test     set up, then run lint and format check, unit tests, nbval on every notebook, make html and the browser test"
 	@echo "make test-browser  only the browser test: every notebook through JupyterLab in headless Chromium (screenshots in build/browser)"
 	@echo "make html     static HTML of every notebook under build/html, links checked"
@@ -31,11 +31,14 @@ help:
 setup: $(STAMP)
 	@tools/ensure-system-packages.sh "$(PYTHON)"
 
-$(STAMP): requirements.txt pyproject.toml
+# JupyterLab's and the server's settings (jupyter/: kernels shut down on closing a tab and when idle), the
+# same as postBuild installs on Binder.
+$(STAMP): requirements.txt pyproject.toml $(wildcard jupyter/*.json)
 	@tools/ensure-system-packages.sh "$(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	$(BIN)/python tools/install_jupyter_settings.py
 	touch $(STAMP)
 
 # Localhost only, token kept. Jupyter refuses to run as root unless told; root is normal in containers.

@@ -19,6 +19,8 @@ sed -E 's/==[^;]*//' requirements.txt >"$out/requirements-unpinned.txt"
 "$venv/bin/python" -m pip install --quiet --upgrade --upgrade-strategy eager \
   -r "$out/requirements-unpinned.txt" || exit 1
 "$venv/bin/python" -m pip install --quiet --no-deps -e . || exit 1
+# JupyterLab's and the server's settings, as make setup installs them (tests/test_environment.py checks them).
+"$venv/bin/python" tools/install_jupyter_settings.py >/dev/null || exit 1
 
 versions=$("$venv/bin/python" - <<'PY'
 from importlib.metadata import PackageNotFoundError, version
