@@ -1,15 +1,24 @@
-"""The set-up files agree with each other, and Graphviz really renders plot_model diagrams."""
+"""The set-up files agree with each other, JupyterLab gets the repository's settings, and Graphviz really
+renders plot_model diagrams."""
 
+import json
 import os
 import pathlib
 import re
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 import keras
 import pytest
 import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))
+import install_jupyter_settings
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -43,9 +52,24 @@ def test_environment_yml_installs_requirements_txt_and_adds_only_python_and_grap
     assert "python=3.11" in conda
     assert "graphviz" in conda
     assert set(conda) <= {"python=3.11", "graphviz", "pip"}, f"conda packages beyond the three: {conda}"
-    # Each version is written in requirements.txt alone: the pip section only points at it.
+    # The versions come from requirements.txt: the pip section only points at it.
     assert pip == ["-r requirements.txt", "-e ."]
     assert "conda-forge" in environment["channels"]
+
+
+def test_the_notebooks_extra_pins_the_stack_exactly_as_requirements_txt_does():
+    # The notebooks' set-up cell installs attention_utils[notebooks] where the package is missing (Colab):
+    # the same versions as .venv and Binder, markers included, so the two lists cannot drift apart.
+    block = re.search(r"^notebooks = \[\n(.*?)^\]", (ROOT / "pyproject.toml").read_text(), re.M | re.S).group(1)
+    extra = [line.strip().rstrip(",")[1:-1] for line in block.splitlines()]  # '...', or "...",
+    pins = {requirement_name(line): " ".join(line.split()) for line in requirement_lines()}
+    for requirement in extra:
+        pinned = pins.get(requirement_name(requirement))
+        assert " ".join(requirement.split()) == pinned, f"extra: {requirement!r}, requirements.txt: {pinned!r}"
+    # The extra is the stack the notebooks import, requirements.txt's first block: no more, no less.
+    stack = next(block for block in (ROOT / "requirements.txt").read_text().split("\n\n") if "tensorflow" in block)
+    stack_names = [requirement_name(line) for line in stack.splitlines() if line and not line.startswith("#")]
+    assert [requirement_name(requirement) for requirement in extra] == stack_names
 
 
 def test_package_dependencies_are_all_pinned_in_requirements():
@@ -89,6 +113,64 @@ def test_binder_builds_the_root_environment_yml_with_python_3_11():
     # The repository is copied in before the environment is built, so `-r requirements.txt` and `-e .`
     # in environment.yml resolve.
     assert log.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/") < log.index('--file "environment.yml"')
+    # Then postBuild installs the JupyterLab and server settings into that environment (its `python` is
+    # the environment's), as `make setup` does for .venv.
+    assert log.index('--file "environment.yml"') < log.index("RUN ./postBuild")
+    assert "ENV PATH=${NB_PYTHON_PREFIX}/bin:" in log
+    assert "python tools/install_jupyter_settings.py" in (ROOT / "postBuild").read_text()
+
+
+def test_this_environment_holds_the_repository_jupyter_settings():
+    for source, target in install_jupyter_settings.installed_paths(sys.prefix).items():
+        assert target.exists(), f"{target} is missing: run make setup, or python tools/install_jupyter_settings.py"
+        installed = json.loads(target.read_text())
+        for section, values in json.loads(source.read_text()).items():
+            assert {key: installed.get(section, {}).get(key) for key in values} == values, (
+                f"{target} differs from {source.relative_to(ROOT)}: run python tools/install_jupyter_settings.py"
+            )
+
+
+def test_the_server_reads_the_idle_kernel_settings():
+    # Only jupyter_server_config.json itself is read for settings: a file in jupyter_server_config.d/ only
+    # enables extensions, and would be ignored here without a word.
+    jupyter = pathlib.Path(sys.executable).with_name("jupyter")
+    result = subprocess.run(
+        [str(jupyter), "server", "--show-config"], capture_output=True, text=True, timeout=120, check=True
+    )
+    settings = json.loads((ROOT / "jupyter" / "jupyter_server_config.json").read_text())["MappingKernelManager"]
+    for key, value in settings.items():
+        assert re.search(rf"^\s+\.{key} = {value!r}$", result.stdout, re.M), f"{key} is not {value!r}:\n{result.stdout}"
+
+
+def test_jupyterlab_shuts_a_notebook_kernel_down_when_its_tab_closes(tmp_path):
+    # The settings JupyterLab serves its front end: the overrides replace the schema's defaults.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = secrets.token_hex(16)
+    command = [
+        *(str(pathlib.Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--allow-root"),
+        *("--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", f"--IdentityProvider.token={token}"),
+        *(f"--ServerApp.root_dir={tmp_path}", f"--LabApp.user_settings_dir={tmp_path / 'user-settings'}"),
+    ]
+    url = f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/notebook-extension:tracker?token={token}"
+    with open(tmp_path / "jupyterlab.log", "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        tracker = json.load(response)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        pytest.fail(f"JupyterLab did not answer:\n{(tmp_path / 'jupyterlab.log').read_text()}")
+                    time.sleep(0.5)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert tracker["schema"]["properties"]["kernelShutdown"]["default"] is True
 
 
 def test_readme_binder_badge_opens_jupyterlab_on_the_index():

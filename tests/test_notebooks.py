@@ -32,6 +32,10 @@ def code_cells(notebook):
     return [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
 
 
+def is_setup_cell(cell):
+    return cell.get("id") == navigation.SETUP_ID
+
+
 def expects_error(cell):
     tags = cell.metadata.get("tags", [])
     return "raises-exception" in tags or "nbval-raises-exception" in tags or "NBVAL_RAISES_EXCEPTION" in cell.source
@@ -53,7 +57,10 @@ def test_numbers_run_from_00_without_gaps():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_executed_in_order_from_a_clean_kernel(path):
-    counts = [cell.execution_count for cell in code_cells(read(path))]
+    # The set-up cell, inserted by tools/navigation.py into notebooks executed before it existed, may be
+    # unexecuted (it prints nothing where the package is installed); once run, it counts like any cell.
+    cells = [cell for cell in code_cells(read(path)) if not (is_setup_cell(cell) and cell.execution_count is None)]
+    counts = [cell.execution_count for cell in cells]
     assert None not in counts, f"{path.name}: {counts.count(None)} code cell(s) never executed"
     assert counts == list(range(1, len(counts) + 1)), (
         f"{path.name}: execution counts {counts} are not 1..{len(counts)}: run `make execute`"
@@ -110,9 +117,54 @@ def test_navigation_lines_and_the_index_notebook_agree_with_the_readme():
     assert not problems, "\n".join(problems + ["run `python tools/navigation.py`"])
 
 
+# The repository the badges open: the one the README's Binder badge builds.
+REPOSITORY = re.search(r"\(https://mybinder\.org/v2/gh/([\w.-]+/[\w.-]+)/HEAD\?", README).group(1)
+COLAB_BADGE = re.compile(
+    r"\[!\[Open in Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\((https://[^)\s]+)\)"
+)
+BINDER_BADGE = re.compile(r"\[!\[Launch on Binder\]\(https://mybinder\.org/badge_logo\.svg\)\]\((https://[^)\s]+)\)")
+
+
+def assert_badges_open(line, name, where):
+    colab, binder = COLAB_BADGE.findall(line), BINDER_BADGE.findall(line)
+    assert colab == [f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/{name}"], (
+        f"{where}: Colab badge {colab} does not open notebooks/{name}"
+    )
+    assert binder == [f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD?urlpath=lab/tree/notebooks/{name}"], (
+        f"{where}: Binder badge {binder} does not open notebooks/{name}"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_navigation_lines_carry_colab_and_binder_badges_for_their_own_notebook(path):
+    lines = [line for cell in read(path).cells if cell.cell_type == "markdown" for line in cell.source.split("\n")]
+    # The index has no previous/next line: its badges stand under its title.
+    navigation_lines = [line for line in lines if "[Index](" in line or line.startswith("[![Open in Colab]")]
+    assert len(navigation_lines) >= (1 if path.name.startswith("00_") else 2), f"{path.name}: navigation lines missing"
+    for line in navigation_lines:
+        assert_badges_open(line, path.name, path.name)
+
+
+def test_readme_rows_open_their_own_notebook_on_colab_and_binder():
+    rows = list(re.finditer(r"^\| \d\d \| \[[^\]]+\]\(notebooks/([^)]+\.ipynb)\) \|.*$", README, re.M))
+    assert len(rows) == len(NOTEBOOKS)
+    for row in rows:
+        assert_badges_open(row.group(0), row.group(1), f"README row of {row.group(1)}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_setup_cell_comes_right_before_the_first_code_cell_and_shows_nothing(path):
+    cells = read(path).cells
+    setup = [index for index, cell in enumerate(cells) if is_setup_cell(cell)]
+    assert len(setup) == 1, f"{path.name}: needs one set-up cell (id {navigation.SETUP_ID!r}): run tools/navigation.py"
+    first_code = next(index for index, cell in enumerate(cells) if cell.cell_type == "code")
+    assert setup[0] == first_code, f"{path.name}: the set-up cell is not the first code cell"
+    assert cells[setup[0]].source == navigation.SETUP_SOURCE and cells[setup[0]].outputs == []
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.name)
 def test_starts_with_setup_that_seeds(path):
-    first_code = code_cells(read(path))[0].source
+    first_code = [cell for cell in code_cells(read(path)) if not is_setup_cell(cell)][0].source
     assert first_code.lstrip().startswith("import attention_utils as au"), (
         f"{path.name}: the first code cell must import attention_utils first (quiet, deterministic TF)"
     )
