@@ -15,12 +15,13 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
 PARALLEL := -n 2 --dist loadfile
 
 .PHONY: help setup setup-browser lab test lint unit nbval test-browser html execute navigation bench clean \
-	test-portability seeds test-latest
+	test-portability seeds test-latest test-series
 
 help:
 	@echo "make lab      set up, then open JupyterLab on notebooks/ (as on Binder: closing a tab shuts its kernel down, idle kernels stop after 20 min)"
 	@echo "make test     set up, then run lint and format check, unit tests, nbval on every notebook, make html and the browser test"
-	@echo "make test-browser  only the browser test: every notebook through JupyterLab in headless Chromium (screenshots in build/browser)"
+	@echo "make test-browser  only the browser test: 00 and the notebooks with explorers, through JupyterLab in headless Chromium, offline (screenshots in build/browser)"
+	@echo "make test-series   the whole series in one JupyterLab, in order, each tab closed before the next, memory under 1.8 GB (about 12 min)"
 	@echo "make html     static HTML of every notebook under build/html, links checked"
 	@echo "make execute  re-run every notebook in place from a clean kernel (refreshes committed outputs)"
 	@echo "make bench    notebook budgets (time, peak memory), then the attention benchmark (build/bench/)"
@@ -49,8 +50,10 @@ lab: setup
 setup-browser: setup
 	@tools/ensure-system-packages.sh "$(PYTHON)" --browser
 
-# The fast checks first: the browser test adds about 5 minutes (two notebooks at a time, each worker
-# with its own JupyterLab) and is worth waiting for only when everything else passes.
+# The fast checks first: the browser test adds about 2 minutes and is worth waiting for only when everything
+# else passes. It walks 00 and the notebooks with attention explorers (two at a time, each worker with its
+# own JupyterLab): nbval has run every notebook already, and running all of them twice took make test past
+# 10 minutes. make test-series walks them all.
 test: setup-browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -71,12 +74,18 @@ nbval: setup
 test-browser: setup-browser
 	$(BIN)/pytest -n 2 tests_browser
 
+# A learner on Binder: every notebook in one JupyterLab, in order, run, its explorers used, its tab closed;
+# the server and its kernels stay under 1.8 GB throughout (log: build/browser/memory-main.csv).
+test-series: setup-browser
+	BROWSER_NOTEBOOKS=all $(BIN)/pytest -p no:xdist -s tests_browser
+
 html: setup
 	$(BIN)/python tools/build_html.py
 
 execute: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--coalesce-streams --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 $(NOTEBOOKS)
+	$(BIN)/python tools/static_outputs.py $(NOTEBOOKS)
 
 # After adding, renaming or retitling a notebook (or editing the README index): rewrite every
 # notebook's navigation line and notebooks/00_index.ipynb.

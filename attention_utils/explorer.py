@@ -100,8 +100,9 @@ def explore_attention(weights, query_tokens=None, key_tokens=None, *, layer_name
         layer_names=_checked_names(layer_names, "layer_names", num_layers, "layer", weights.shape),
         head_names=_checked_names(head_names, "head_names", num_heads, "head", weights.shape),
         title=title,
-        show_layers=weights.ndim == 4 or layer_names is not None,
-        show_heads=weights.ndim >= 3 or head_names is not None,
+        # An axis of length 1 is not worth a word in the title unless the caller named it.
+        show_layers=(weights.ndim == 4 and num_layers > 1) or layer_names is not None,
+        show_heads=(weights.ndim >= 3 and num_heads > 1) or head_names is not None,
     )
 
 

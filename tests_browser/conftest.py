@@ -1,4 +1,5 @@
-"""Fixtures for the browser test: a JupyterLab server with a token and headless Debian Chromium."""
+"""Fixtures for the browser test: a JupyterLab server with a token, its memory sampled, and headless
+Debian Chromium with the network closed to the page."""
 
 import json
 import os
@@ -8,12 +9,16 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 
+import psutil
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "build" / "browser"
 # The flags this machine needs: no sandbox as root, and no background connections to Google's hosts,
 # which a closed network refuses many at a time.
 CHROMIUM_ARGS = [
@@ -25,6 +30,38 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+class MemorySampler(threading.Thread):
+    """Samples the resident memory of the JupyterLab server and every process under it (its kernels)
+    every half second, as Binder counts it: the sum of their resident sets. Shared pages are counted once
+    per process, so the sum is an upper bound."""
+
+    def __init__(self, pid, log_path):
+        super().__init__(daemon=True)
+        self.server = psutil.Process(pid)
+        self.log_path = log_path
+        self.peak_bytes, self.peak_label, self.label = 0, "", "start"
+        self.stopped = threading.Event()
+
+    def total_bytes(self):
+        total = 0
+        for process in [self.server, *self.server.children(recursive=True)]:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:  # a kernel that ended between the listing and the reading
+                pass
+        return total
+
+    def run(self):
+        started = time.monotonic()
+        with open(self.log_path, "w") as log:
+            log.write("seconds,notebook,total_mb\n")
+            while not self.stopped.wait(0.5):
+                total = self.total_bytes()
+                log.write(f"{time.monotonic() - started:.1f},{self.label},{total / 1e6:.0f}\n")
+                if total > self.peak_bytes:
+                    self.peak_bytes, self.peak_label = total, self.label
 
 
 def free_port():
@@ -78,7 +115,13 @@ def lab(tmp_path_factory):
                 server.kill()
                 raise RuntimeError(f"JupyterLab did not start: see {root / 'jupyterlab.log'}") from None
             time.sleep(0.5)
-    yield {"base": base, "token": token, "root": root}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    memory = MemorySampler(server.pid, SCREENSHOTS / f"memory-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.csv")
+    memory.start()
+    lab = {"base": base, "token": token, "root": root, "memory": memory}
+    lab["running_kernels"] = lambda: running_kernels(lab)
+    yield lab
+    memory.stopped.set()
     server.terminate()
     server.wait(timeout=30)
     log.close()
@@ -97,20 +140,59 @@ def browser():
         browser.close()
 
 
+class PageWatch:
+    """What the page did beside what it shows: requests to other hosts (refused: the network is closed, as
+    offline), errors in the browser console and errors thrown in the page."""
+
+    def __init__(self, base):
+        self.local_host = urllib.parse.urlsplit(base).netloc
+        self.refused, self.console_errors, self.page_errors = [], [], []
+
+    def route(self, route):
+        url = route.request.url
+        if urllib.parse.urlsplit(url).netloc == self.local_host or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.refused.append(url)
+            route.abort()
+
+    def console(self, message):
+        if message.type == "error":
+            self.console_errors.append((message.text, message.location.get("url", "")))
+
+    def unexpected_console_errors(self):
+        """Console errors, less the failed loads of the refused requests (Chromium logs each one)."""
+        return [
+            text
+            for text, url in self.console_errors
+            if not (text.startswith("Failed to load resource") and url in self.refused)
+        ]
+
+
 @pytest.fixture
 def page(browser, lab):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    watch = PageWatch(lab["base"])
+    context.route("**/*", watch.route)
     page = context.new_page()
+    page.on("console", watch.console)
+    page.on("pageerror", lambda error: watch.page_errors.append(str(error)))
+    page.watch = watch
     page.goto(f"{lab['base']}/lab?token={lab['token']}")  # the token once; the cookie does the rest
     page.wait_for_selector(".jp-LabShell", timeout=60_000)
     yield page
     context.close()
+    # The test closes the notebook's tab, which must have shut its kernel down (asserted there); a test
+    # that failed before that leaves a kernel, ended here so the next notebook starts from a clean server.
     shut_down_kernels(lab)
 
 
+def running_kernels(lab):
+    with urllib.request.urlopen(f"{lab['base']}/api/kernels?token={lab['token']}", timeout=30) as response:
+        return json.load(response)
+
+
 def shut_down_kernels(lab):
-    """Ends the notebook's session, as closing the tab with "shut down kernel" would: twelve idle
-    kernels would otherwise hold several GB by the end of the run."""
     api = f"{lab['base']}/api/sessions"
     with urllib.request.urlopen(f"{api}?token={lab['token']}", timeout=30) as response:
         sessions = json.load(response)

@@ -1,20 +1,48 @@
-"""A learner's path through JupyterLab: open each notebook, clear it, run every cell from the menu,
-and check what they would see: no error output, and every plot drawn as an image.
+"""A learner's path through JupyterLab: open a notebook, clear it, run every cell from the menu, use its
+attention explorers, close its tab, open the next; and check what they would see at each step.
 
-nbval proves the notebooks execute; this proves they run the same way through JupyterLab's own UI,
-with its kernel, renderers and Markdown. One screenshot per notebook goes to build/browser/.
+- No error output, every plot drawn as an image, no widget that failed to display.
+- Each attention explorer answers: a click on a query, a head or the mask, and the temperature slider
+  dragged, each change the picture (its pixels differ).
+- Offline: the page may reach the JupyterLab server only. Every other request is refused; the only ones
+  made are the Colab and Binder badges' images, and nothing errs in the browser console but those loads.
+- Closing a notebook's tab shuts its kernel down (the settings the repository ships, as Binder runs
+  them), so the server's memory, kernels included, stays under Binder's limit with margin: 1.8 GB.
+
+nbval proves the notebooks execute; this proves they run the same way through JupyterLab's own UI, with
+its kernel, renderers, widgets and Markdown. Screenshots and the memory log go to build/browser/.
+
+Which notebooks: `make test` walks 00 and the notebooks with explorers (nbval runs every notebook
+already; running all of them twice would take `make test` past 10 minutes); `make test-series` walks the
+whole series in one JupyterLab, in order, as a learner on Binder would (BROWSER_NOTEBOOKS=all).
 """
 
+import io
 import json
+import os
 import pathlib
 import time
+import urllib.parse
 
 import pytest
+from PIL import Image, ImageChops
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "browser"
-
-NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ALL_NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# The index (set-up check, badges) and every notebook that holds an attention explorer.
+LEARNER_PATH = [
+    name
+    for name in ALL_NOTEBOOKS
+    if name.startswith("00_")
+    or "explore_attention(" in (ROOT / "notebooks" / name).read_text()
+    or "explore_scores(" in (ROOT / "notebooks" / name).read_text()
+]
+NOTEBOOKS = ALL_NOTEBOOKS if os.environ.get("BROWSER_NOTEBOOKS") == "all" else LEARNER_PATH
+# Binder stops a session above 2 GB; this leaves room for the browser's own tabs on a learner's side.
+MEMORY_LIMIT_BYTES = 1.8e9
+# The hosts the notebooks' Markdown links images from (the badges): refused here, as offline.
+BADGE_HOSTS = {"colab.research.google.com", "mybinder.org"}
 RUN_TIMEOUT_S = 600  # budget 90 s per notebook on a quiet machine; CI machines are not quiet
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front
 NOTEBOOK = f"{PANEL} .jp-Notebook"
@@ -89,6 +117,7 @@ def test_runs_in_jupyterlab_without_errors_and_draws_its_plots(page, lab, name):
         if "nbval-ignore-output" in cell.get("metadata", {}).get("tags", [])
     }
 
+    lab["memory"].label = name
     page.goto(f"{lab['base']}/lab/tree/{name}?reset")  # ?reset: this notebook alone, no restored tabs
     page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
     page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
@@ -124,6 +153,13 @@ def test_runs_in_jupyterlab_without_errors_and_draws_its_plots(page, lab, name):
         f"{NOTEBOOK} .jp-OutputArea-output img", "els => els.map(e => e.complete && e.naturalWidth > 0)"
     )
     assert all(loaded), f"{name}: {loaded.count(False)} image(s) did not load"
+    failed_widgets = page.locator(f"{NOTEBOOK} .jp-OutputArea-output", has_text="Error displaying widget")
+    assert failed_widgets.count() == 0, f"{name}: {failed_widgets.first.inner_text()[:500]}"
+
+    for number in range(page.locator(f"{NOTEBOOK} .au-explorer").count()):
+        use_the_explorer(
+            page, page.locator(f"{NOTEBOOK} .au-explorer").nth(number), f"{name.removesuffix('.ipynb')}-{number}"
+        )
 
     # The notebook as JupyterLab saves it: every code cell ran, in order, and none holds an error.
     click_menu(page, "File", "Save Notebook")
@@ -137,3 +173,82 @@ def test_runs_in_jupyterlab_without_errors_and_draws_its_plots(page, lab, name):
     saved_code, in_order = executed_code_cells(saved)
     assert in_order, f"{name}: execution counts {[cell['execution_count'] for cell in saved_code]}"
     assert not [output for cell in saved_code for output in cell["outputs"] if output["output_type"] == "error"]
+
+    # The learner closes the tab and moves on: the kernel must go with it (jupyter/overrides.json).
+    click_menu(page, "File", "Close Tab")
+    deadline = time.monotonic() + 30
+    while lab["running_kernels"]() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert lab["running_kernels"]() == [], f"{name}: closing the tab left its kernel running"
+
+    watch = page.watch
+    refused_hosts = {urllib.parse.urlsplit(url).hostname for url in watch.refused}
+    assert refused_hosts <= BADGE_HOSTS, f"{name}: the page asked the network for {sorted(set(watch.refused))}"
+    assert not watch.page_errors, f"{name}: errors thrown in the page: {watch.page_errors}"
+    assert not watch.unexpected_console_errors(), f"{name}: browser console: {watch.unexpected_console_errors()}"
+    peak = lab["memory"]
+    print(f"{name}: server and kernels peaked at {peak.peak_bytes / 1e6:.0f} MB so far (during {peak.peak_label})")
+    assert peak.peak_bytes < MEMORY_LIMIT_BYTES, (
+        f"the server and its kernels reached {peak.peak_bytes / 1e6:.0f} MB during {peak.peak_label}"
+    )
+
+
+def picture_of(locator):
+    return Image.open(io.BytesIO(locator.screenshot())).convert("RGB")
+
+
+def changes_the_picture(page, picture, act, what, screenshot):
+    """Does ``act()`` change the explorer's picture? Polls the pixels for up to 20 s: the kernel redraws it."""
+    before = picture_of(picture)
+    act()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        after = picture_of(picture)
+        if after.size != before.size or ImageChops.difference(before, after).getbbox() is not None:
+            after.save(screenshot)
+            return
+    pytest.fail(f"{what}: the explorer's picture did not change")
+
+
+def use_the_explorer(page, explorer, label):
+    """As a learner would: click another query, another head, pick another layer, untick the mask, drag the
+    temperature slider; each must change the picture."""
+    explorer.scroll_into_view_if_needed()
+    picture = explorer.locator("img.au-explorer-picture, .au-explorer-picture img").first
+    picture_of(picture).save(SCREENSHOTS / f"{label}-first.png")
+    other_query = explorer.locator(".au-explorer-queries button:not(.mod-active)").first
+    changes_the_picture(page, picture, other_query.click, f"{label}: another query", SCREENSHOTS / f"{label}-query.png")
+    other_head = explorer.locator(".au-explorer-heads button:not(.mod-active)")
+    if other_head.count():
+        changes_the_picture(
+            page, picture, other_head.first.click, f"{label}: another head", SCREENSHOTS / f"{label}-head.png"
+        )
+    layers = explorer.locator(".au-explorer-layers select")
+    if layers.count():
+
+        def pick_another_layer():
+            options = layers.first.locator("option")
+            current = layers.first.input_value()
+            values = [options.nth(i).get_attribute("value") for i in range(options.count())]
+            layers.first.select_option(next(value for value in values if value != current))
+
+        changes_the_picture(
+            page, picture, pick_another_layer, f"{label}: another layer", SCREENSHOTS / f"{label}-layer.png"
+        )
+    mask = explorer.locator(".au-explorer-mask input[type=checkbox]")
+    if mask.count():
+        changes_the_picture(page, picture, mask.first.click, f"{label}: mask off", SCREENSHOTS / f"{label}-mask.png")
+    handle = explorer.locator(".au-explorer-temperature .noUi-handle")
+    if handle.count():
+
+        def drag():  # the slider redraws on release (continuous_update=False)
+            box = handle.first.bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + 60, y, steps=5)
+            page.mouse.up()
+
+        changes_the_picture(page, picture, drag, f"{label}: temperature", SCREENSHOTS / f"{label}-temperature.png")
+    explorer.screenshot(path=str(SCREENSHOTS / f"{label}-explorer.png"))  # the controls too, as the learner left them
