@@ -50,3 +50,24 @@ def test_check_mode_changes_nothing_and_fails(tmp_path):
     assert path.read_text() == before
     assert static_outputs.main([str(path)]) == 0
     assert static_outputs.main(["--check", str(path)]) == 0
+
+
+def explorer_cells():
+    for path in NOTEBOOKS:
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type == "code" and ("explore_attention(" in cell.source or "explore_scores(" in cell.source):
+                yield pytest.param(cell, id=f"{path.name}-cell{index}")
+
+
+@pytest.mark.parametrize("cell", list(explorer_cells()))
+def test_each_explorer_is_committed_as_its_picture(cell):
+    # What GitHub, nbviewer and make html show: one picture, and the size-only text beside it.
+    shown = [output for output in cell.outputs if output.output_type in ("display_data", "execute_result")]
+    assert len(shown) == 1 and set(shown[0].data) == {"image/png", "text/plain"}
+    assert shown[0].data["text/plain"].startswith("AttentionExplorer: ")
+
+
+def test_the_series_uses_the_explorer_where_the_issue_asks():
+    # Temperature and masks (03), the heads of MultiHeadAttention (05), alignment per output character (09).
+    names = {param.id.split("-cell")[0] for param in explorer_cells()}
+    assert {"03_softmax_alignment.ipynb", "05_keras_attention_layers.ipynb", "09_seq2seq_alignment.ipynb"} <= names
