@@ -22,6 +22,7 @@ import io
 import math
 import numbers
 
+import matplotlib
 import numpy as np
 from keras import ops
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -42,6 +43,7 @@ except ImportError as error:  # the rest of the package works without it
 FIGURE_SIZE = (8, 3)  # inches: small enough that one re-render takes a few hundredths of a second
 DPI = 90
 CMAP = "Reds"
+MASKED_COLOUR = "lightgrey"  # a masked cell, apart from a weight of 0 (white)
 OUTLINE_COLOUR = "tab:blue"  # the selected query's row and its label, apart from the reds of the weights
 WEIGHTS_SHAPES = "(Tq, Tk), (heads, Tq, Tk) or (layers, heads, Tq, Tk)"
 SCORES_SHAPES = "(Tq, Tk) or (heads, Tq, Tk)"
@@ -49,7 +51,17 @@ MAX_WRITTEN_WEIGHTS = 30  # keys whose weights the bar chart writes out; beyond,
 WEIGHT_TOLERANCE = 1e-6  # float32 softmax can round a weight a hair outside [0, 1]
 
 
-def explore_attention(weights, query_tokens=None, key_tokens=None, *, layer_names=None, head_names=None, title=None):
+def explore_attention(
+    weights,
+    query_tokens=None,
+    key_tokens=None,
+    *,
+    layer_names=None,
+    head_names=None,
+    title=None,
+    query_label="queries",
+    key_label="keys",
+):
     """An interactive view of attention weights: choose a layer, a head and a query.
 
     The picture shows the ``(Tq, Tk)`` weights of the chosen layer and head as a heatmap on a fixed
@@ -70,6 +82,8 @@ def explore_attention(weights, query_tokens=None, key_tokens=None, *, layer_name
         head_names: ``heads`` strings naming the heads (1 for ``(Tq, Tk)`` weights); by default
             ``"head 0"``, ``"head 1"``, ...
         title: an optional title, written before the current layer and head.
+        query_label, key_label: what the queries and the keys are, for the axes (for example
+            ``"output characters"`` and ``"input characters"``).
 
     Returns:
         An ``AttentionExplorer``: display it (the last expression of a cell) to interact.
@@ -93,6 +107,8 @@ def explore_attention(weights, query_tokens=None, key_tokens=None, *, layer_name
     query_tokens = _checked_tokens(query_tokens, "query_tokens", num_queries, "Tq", "weights", weights.shape)
     key_tokens = _checked_tokens(key_tokens, "key_tokens", num_keys, "Tk", "weights", weights.shape)
     _check_title(title)
+    _check_label(query_label, "query_label")
+    _check_label(key_label, "key_label")
     return AttentionExplorer(
         lambda temperature, masked: grid,
         query_tokens,
@@ -103,11 +119,21 @@ def explore_attention(weights, query_tokens=None, key_tokens=None, *, layer_name
         # An axis of length 1 is not worth a word in the title unless the caller named it.
         show_layers=(weights.ndim == 4 and num_layers > 1) or layer_names is not None,
         show_heads=(weights.ndim >= 3 and num_heads > 1) or head_names is not None,
+        axis_labels=(query_label, key_label),
     )
 
 
 def explore_scores(
-    scores, query_tokens=None, key_tokens=None, *, mask=None, temperature=1.0, temperature_range=(0.1, 10.0), title=None
+    scores,
+    query_tokens=None,
+    key_tokens=None,
+    *,
+    mask=None,
+    temperature=1.0,
+    temperature_range=(0.1, 10.0),
+    title=None,
+    query_label="queries",
+    key_label="keys",
 ):
     """An interactive view of the weights that scores give at a temperature, with and without a mask.
 
@@ -131,6 +157,7 @@ def explore_scores(
         temperature: the starting temperature ``T``, a positive number within ``temperature_range``.
         temperature_range: ``(lowest, highest)``, the range of the slider, which moves on a log scale.
         title: an optional title, written before the current head and temperature.
+        query_label, key_label: what the queries and the keys are, for the axes.
 
     Returns:
         An ``AttentionExplorer``: display it (the last expression of a cell) to interact.
@@ -152,6 +179,8 @@ def explore_scores(
     temperature_range = _checked_temperature_range(temperature_range)
     _check_temperature(temperature, temperature_range)
     _check_title(title)
+    _check_label(query_label, "query_label")
+    _check_label(key_label, "key_label")
 
     def weights_of(temperature, masked):
         weights = masked_softmax(grid, mask if masked else None, temperature=temperature)
@@ -168,7 +197,8 @@ def explore_scores(
         show_heads=scores.ndim == 3,
         temperature=float(temperature),
         temperature_range=temperature_range,
-        has_mask=mask is not None,
+        mask=None if mask is None else np.broadcast_to(mask, (num_queries, num_keys)),
+        axis_labels=(query_label, key_label),
     )
 
 
@@ -210,7 +240,8 @@ class AttentionExplorer(widgets.VBox):
         show_heads,
         temperature=None,
         temperature_range=None,
-        has_mask=False,
+        mask=None,
+        axis_labels=("queries", "keys"),
     ):
         self._weights_of = weights_of
         self._query_tokens = query_tokens
@@ -220,6 +251,7 @@ class AttentionExplorer(widgets.VBox):
         self._title = title
         self._show_layers, self._show_heads = show_layers, show_heads
         self._temperature_range = temperature_range
+        self._mask_array = mask  # (Tq, Tk), True = may attend; drawn grey where it hides a key
         self._cache_key, self._cached_weights = None, None
         self._holding = False
 
@@ -254,7 +286,7 @@ class AttentionExplorer(widgets.VBox):
             )
             self._temperature.add_class("au-explorer-temperature")
             controls.append(self._temperature)
-        if has_mask:
+        if mask is not None:
             self._mask = widgets.Checkbox(
                 value=True,
                 description="mask",
@@ -272,7 +304,7 @@ class AttentionExplorer(widgets.VBox):
         )
         self._queries.add_class("au-explorer-queries")
         controls.append(self._queries)
-        self._drawing = _Drawing(query_tokens, key_tokens)
+        self._drawing = _Drawing(query_tokens, key_tokens, *axis_labels)
         self._picture = widgets.Image(format="png")
         self._picture.add_class("au-explorer-picture")
 
@@ -382,7 +414,10 @@ class AttentionExplorer(widgets.VBox):
         return self._cached_weights
 
     def _redraw(self):
-        self._picture.value = self._drawing.render(self.current_weights, self.selected_query, self._describe_view())
+        hidden = ~self._mask_array if self._masked else None
+        self._picture.value = self._drawing.render(
+            self.current_weights, self.selected_query, self._describe_view(), hidden=hidden
+        )
 
     def _describe_view(self):
         """The title: the caller's, then the current layer, head, temperature and mask."""
@@ -431,23 +466,28 @@ class _Drawing:
     fixed layout keeps a view's picture the same whichever way it was reached.
     """
 
-    def __init__(self, query_tokens, key_tokens):
+    def __init__(self, query_tokens, key_tokens, query_label, key_label):
         num_queries, num_keys = len(query_tokens), len(key_tokens)
         query_labels, key_labels = _escaped(query_tokens), _escaped(key_tokens)
+        # Single characters (09's dates) read best upright; words would overlap.
+        key_rotation = 0 if max(len(label) for label in key_labels) <= 2 else 90
         self._query_labels = query_labels
         self._figure = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")
         FigureCanvasAgg(self._figure)
         heatmap_axes, bar_axes = self._figure.subplots(1, 2)
 
-        self._heatmap = heatmap_axes.imshow(np.zeros((num_queries, num_keys)), cmap=CMAP, vmin=0, vmax=1, aspect="auto")
+        colours = matplotlib.colormaps[CMAP].with_extremes(bad=MASKED_COLOUR)  # masked cells: grey, not white
+        self._heatmap = heatmap_axes.imshow(
+            np.zeros((num_queries, num_keys)), cmap=colours, vmin=0, vmax=1, aspect="auto"
+        )
         self._outline = Rectangle(
             (-0.5, -0.5), num_keys, 1, fill=False, edgecolor=OUTLINE_COLOUR, linewidth=2, clip_on=False
         )
         heatmap_axes.add_patch(self._outline)
-        heatmap_axes.set_xticks(range(num_keys), key_labels, rotation=90, fontsize=_tick_font_size(num_keys))
+        heatmap_axes.set_xticks(range(num_keys), key_labels, rotation=key_rotation, fontsize=_tick_font_size(num_keys))
         heatmap_axes.set_yticks(range(num_queries), query_labels, fontsize=_tick_font_size(num_queries))
-        heatmap_axes.set_xlabel("keys")
-        heatmap_axes.set_ylabel("queries")
+        heatmap_axes.set_xlabel(key_label)
+        heatmap_axes.set_ylabel(query_label)
         self._query_tick_labels = heatmap_axes.get_yticklabels()
 
         self._bars = bar_axes.bar(range(num_keys), np.zeros(num_keys), color="tab:red")
@@ -458,16 +498,17 @@ class _Drawing:
         ]
         bar_axes.set_ylim(0, 1)  # fixed, so that bars compare across queries, heads and temperatures
         bar_axes.set_xlim(-0.5, num_keys - 0.5)
-        bar_axes.set_xticks(range(num_keys), key_labels, rotation=90, fontsize=_tick_font_size(num_keys))
-        bar_axes.set_xlabel("keys")
+        bar_axes.set_xticks(range(num_keys), key_labels, rotation=key_rotation, fontsize=_tick_font_size(num_keys))
+        bar_axes.set_xlabel(key_label)
         bar_axes.set_ylabel("weight")
         self._row_title = bar_axes.set_title("", fontsize=10)
         self._title = self._figure.suptitle("", fontsize=11)
         self._laid_out = False
 
-    def render(self, weights, query, title):
-        """The PNG bytes of ``weights`` ``(Tq, Tk)`` with row ``query`` outlined and drawn as bars."""
-        self._heatmap.set_data(weights)
+    def render(self, weights, query, title, hidden=None):
+        """The PNG bytes of ``weights`` ``(Tq, Tk)`` with row ``query`` outlined and drawn as bars; the
+        cells where ``hidden`` (``(Tq, Tk)`` booleans) is True, the masked ones, are drawn grey."""
+        self._heatmap.set_data(weights if hidden is None else np.ma.masked_array(weights, hidden))
         self._outline.set_y(query - 0.5)
         for index, label in enumerate(self._query_tick_labels):
             # Coloured, not bold: a wider label would push the axis label out of the fixed layout.
@@ -478,11 +519,12 @@ class _Drawing:
         for text, weight in zip(self._written_weights, row):
             # Above a bar or, for a tall one, inside it, so that no weight leaves the axes.
             inside = weight > 0.8
-            text.set_text(f"{weight:.2f}")
+            text.set_text(f"{weight:.2f}" if weight >= 0.005 else "")  # no row of "0.00"s
             text.set_y(weight - 0.02 if inside else weight + 0.02)
             text.set_verticalalignment("top" if inside else "bottom")
             text.set_color("white" if inside else "black")
-        self._row_title.set_text(f"query {self._query_labels[query]}")
+        # The row, and its token quoted: tokens repeat ("-" twice in a date) and may look like numbers.
+        self._row_title.set_text(f"row {query}: '{self._query_labels[query]}'")
         self._title.set_text(_escape(title))
         if not self._laid_out:  # with the first view's titles in place, which keep their size
             self._figure.draw_without_rendering()
@@ -592,6 +634,11 @@ def _check_temperature(temperature, temperature_range):
         )
 
 
+def _check_label(label, name):
+    if not isinstance(label, str):
+        raise TypeError(f"Invalid value for argument {name}. Expected a string. Received: {name}={label!r}")
+
+
 def _check_title(title):
     if title is not None and not isinstance(title, str):
         raise TypeError(f"Invalid value for argument title. Expected a string or None. Received: title={title!r}")
@@ -606,8 +653,10 @@ def _indexed(labels):
 
 
 def _escape(text):
-    """``text`` with ``$`` escaped: Matplotlib would read ``$...$`` as mathematics (a token ``"$5"``)."""
-    return text.replace("$", r"\$")
+    """``text`` with ``$`` escaped (Matplotlib would read ``$...$`` as mathematics: a token ``"$5"``), and
+    a token of spaces shown as open boxes, ``"\u2423"``, so that it is not a blank tick."""
+    text = text.replace("$", r"\$")
+    return "\u2423" * len(text) if text and not text.strip() else text
 
 
 def _escaped(tokens):

@@ -375,3 +375,31 @@ print("ok")
 def test_ipywidgets_is_imported_on_first_use_only():
     result = subprocess.run([sys.executable, "-c", IMPORT_CHECK], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_masked_cells_are_drawn_apart_from_zero_weights_while_the_mask_is_on():
+    mask = np.tril(np.ones((4, 4), dtype=bool))
+    explorer = explore_scores(np.zeros((4, 4)), mask=mask)
+    shown = explorer._drawing._heatmap.get_array()
+    np.testing.assert_array_equal(np.ma.getmaskarray(shown), ~mask)  # grey, not white
+    explorer.select(masked=False)
+    assert not np.ma.getmaskarray(explorer._drawing._heatmap.get_array()).any()
+
+
+def test_axis_labels_and_the_row_title_name_what_the_caller_says():
+    explorer = explore_attention(
+        np.full((2, 3), 1 / 3), ["1", "-"], ["a", " ", "b"], query_label="output characters", key_label="input"
+    )
+    heatmap_axes, bar_axes = explorer._drawing._figure.axes[:2]
+    assert heatmap_axes.get_ylabel() == "output characters" and bar_axes.get_xlabel() == "input"
+    assert [label.get_text() for label in heatmap_axes.get_xticklabels()] == ["a", "\u2423", "b"]  # a space shows
+    explorer.select(query=1)
+    assert explorer._drawing._row_title.get_text() == "row 1: '-'"
+
+
+@pytest.mark.parametrize("name", ["query_label", "key_label"])
+def test_axis_labels_must_be_strings(name):
+    with pytest.raises(TypeError, match=f"argument {name}.*Received: {name}=3"):
+        explore_attention(np.eye(2), **{name: 3})
+    with pytest.raises(TypeError, match=f"argument {name}"):
+        explore_scores(np.eye(2), **{name: None})
