@@ -58,6 +58,7 @@ def explore_attention(
     *,
     layer_names=None,
     head_names=None,
+    layer_label="layer",
     title=None,
     query_label="queries",
     key_label="keys",
@@ -77,11 +78,14 @@ def explore_attention(
         query_tokens: ``Tq`` strings, the labels of the queries; by default their positions ``"0"``,
             ``"1"``, ...
         key_tokens: ``Tk`` strings, the labels of the keys; by default their positions.
-        layer_names: ``layers`` strings naming the layers (1 for weights without a layer axis); by
-            default ``"layer 0"``, ``"layer 1"``, ...
+        layer_names: ``layers`` strings naming the layers (1 for weights without a layer axis).
+            Required for 4-D weights, so that a ``(batch_size, heads, Tq, Tk)`` tensor passed without
+            indexing is not taken for layers; for fewer dimensions ``"layer 0"``.
         head_names: ``heads`` strings naming the heads (1 for ``(Tq, Tk)`` weights); by default
             ``"head 0"``, ``"head 1"``, ...
         title: an optional title, written before the current layer and head.
+        layer_label: what the first axis of 4-D weights holds, for its menu and the title: ``"layer"``
+            by default, or for example ``"decoder"`` for the weights of several models stacked.
         query_label, key_label: what the queries and the keys are, for the axes (for example
             ``"output characters"`` and ``"input characters"``).
 
@@ -107,19 +111,26 @@ def explore_attention(
     query_tokens = _checked_tokens(query_tokens, "query_tokens", num_queries, "Tq", "weights", weights.shape)
     key_tokens = _checked_tokens(key_tokens, "key_tokens", num_keys, "Tk", "weights", weights.shape)
     _check_title(title)
-    _check_label(query_label, "query_label")
-    _check_label(key_label, "key_label")
+    for label, label_name in ((query_label, "query_label"), (key_label, "key_label"), (layer_label, "layer_label")):
+        _check_label(label, label_name)
+    if weights.ndim == 4 and layer_names is None:
+        raise ValueError(
+            "Invalid value for argument layer_names. Expected one name per layer for 4-D weights (layers, "
+            "heads, Tq, Tk); a (batch_size, heads, Tq, Tk) tensor must be indexed first (weights[0]). "
+            f"Received: layer_names=None with weights.shape={weights.shape}"
+        )
     return AttentionExplorer(
         lambda temperature, masked: grid,
         query_tokens,
         key_tokens,
-        layer_names=_checked_names(layer_names, "layer_names", num_layers, "layer", weights.shape),
+        layer_names=_checked_names(layer_names, "layer_names", num_layers, layer_label, weights.shape),
         head_names=_checked_names(head_names, "head_names", num_heads, "head", weights.shape),
         title=title,
         # An axis of length 1 is not worth a word in the title unless the caller named it.
         show_layers=(weights.ndim == 4 and num_layers > 1) or layer_names is not None,
         show_heads=(weights.ndim >= 3 and num_heads > 1) or head_names is not None,
         axis_labels=(query_label, key_label),
+        layer_label=layer_label,
     )
 
 
@@ -242,6 +253,7 @@ class AttentionExplorer(widgets.VBox):
         temperature_range=None,
         mask=None,
         axis_labels=("queries", "keys"),
+        layer_label="layer",
     ):
         self._weights_of = weights_of
         self._query_tokens = query_tokens
@@ -249,6 +261,7 @@ class AttentionExplorer(widgets.VBox):
         self._layer_names = layer_names
         self._head_names = head_names
         self._title = title
+        self._layer_label = layer_label
         self._show_layers, self._show_heads = show_layers, show_heads
         self._temperature_range = temperature_range
         self._mask_array = mask  # (Tq, Tk), True = may attend; drawn grey where it hides a key
@@ -258,7 +271,7 @@ class AttentionExplorer(widgets.VBox):
         self._layers = self._heads = self._temperature = self._mask = None
         controls = []
         if len(layer_names) > 1:
-            self._layers = widgets.Dropdown(options=_indexed(layer_names), value=0, description="layer")
+            self._layers = widgets.Dropdown(options=_indexed(layer_names), value=0, description=layer_label)
             self._layers.add_class("au-explorer-layers")
             controls.append(self._layers)
         if len(head_names) > 1:
@@ -438,7 +451,7 @@ class AttentionExplorer(widgets.VBox):
         """The sizes, in words: no number that depends on the machine."""
         axes = []
         if self._show_layers:
-            axes.append(_count(len(self._layer_names), "layer"))
+            axes.append(_count(len(self._layer_names), self._layer_label))
         if self._show_heads:
             axes.append(_count(len(self._head_names), "head"))
         matrix = f"{_count(len(self._query_tokens), 'query', 'queries')} x {_count(len(self._key_tokens), 'key')}"
@@ -484,6 +497,7 @@ class _Drawing:
             (-0.5, -0.5), num_keys, 1, fill=False, edgecolor=OUTLINE_COLOUR, linewidth=2, clip_on=False
         )
         heatmap_axes.add_patch(self._outline)
+        self._figure.colorbar(self._heatmap, ax=heatmap_axes, label="weight", fraction=0.05, pad=0.02)
         heatmap_axes.set_xticks(range(num_keys), key_labels, rotation=key_rotation, fontsize=_tick_font_size(num_keys))
         heatmap_axes.set_yticks(range(num_queries), query_labels, fontsize=_tick_font_size(num_queries))
         heatmap_axes.set_xlabel(key_label)

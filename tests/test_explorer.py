@@ -23,6 +23,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TQ, TK = 3, 4
 
 
+def explore(weights, *args, **kwargs):
+    """``explore_attention``, naming the layers of 4-D weights (required there) unless the test does."""
+    if np.ndim(weights) == 4:
+        kwargs.setdefault("layer_names", [f"layer {index}" for index in range(np.shape(weights)[0])])
+    return explore_attention(weights, *args, **kwargs)
+
+
 def random_weights(shape, seed=0):
     weights = np.random.default_rng(seed).random(shape)
     return weights / weights.sum(-1, keepdims=True)
@@ -49,7 +56,7 @@ def css_classes(explorer):
 @pytest.mark.parametrize("shape", [(TQ, TK), (2, TQ, TK), (2, 2, TQ, TK)])
 def test_every_rank_builds_an_explorer_showing_one_matrix(shape):
     weights = random_weights(shape)
-    explorer = explore_attention(weights)
+    explorer = explore(weights)
     assert isinstance(explorer, AttentionExplorer) and isinstance(explorer, ipywidgets.VBox)
     assert "au-explorer" in explorer._dom_classes
     np.testing.assert_allclose(explorer.current_weights, weights.reshape((-1, TQ, TK))[0])
@@ -68,7 +75,7 @@ def test_every_rank_builds_an_explorer_showing_one_matrix(shape):
     ],
 )
 def test_weights_get_a_layer_or_head_control_only_with_a_choice(shape, expected):
-    explorer = explore_attention(random_weights(shape))
+    explorer = explore(random_weights(shape))
     assert css_classes(explorer) == {"au-explorer-queries", "au-explorer-picture"} | expected
 
 
@@ -104,7 +111,7 @@ def test_controls_are_the_documented_widgets():
     assert isinstance(mask, ipywidgets.Checkbox) and mask.value is True
     picture = control(explorer, "au-explorer-picture")
     assert isinstance(picture, ipywidgets.Image) and picture.format == "png" and picture.value == explorer.picture
-    layers = control(explore_attention(random_weights((2, 2, TQ, TK))), "au-explorer-layers")
+    layers = control(explore(random_weights((2, 2, TQ, TK))), "au-explorer-layers")
     assert isinstance(layers, ipywidgets.Dropdown) and layers._options_labels == ("layer 0", "layer 1")
 
 
@@ -112,7 +119,7 @@ def test_controls_are_the_documented_widgets():
 
 
 def test_selecting_a_query_changes_the_picture_but_not_the_weights():
-    explorer = explore_attention(random_weights((2, TQ, TK)))
+    explorer = explore(random_weights((2, TQ, TK)))
     weights, picture = explorer.current_weights, explorer.picture
     assert explorer.select(query=2) is explorer
     assert explorer.selected_query == 2
@@ -121,7 +128,7 @@ def test_selecting_a_query_changes_the_picture_but_not_the_weights():
 
 
 def test_a_view_gives_the_same_picture_however_it_was_reached():
-    explorer = explore_attention(random_weights((2, 2, TQ, TK)), title="Self-attention")
+    explorer = explore(random_weights((2, 2, TQ, TK)), title="Self-attention")
     first = explorer.picture
     explorer.select(layer=1, head=1, query=2)
     explorer.select(layer=0, head=0, query=0)
@@ -131,14 +138,14 @@ def test_a_view_gives_the_same_picture_however_it_was_reached():
 @pytest.mark.parametrize("layer, head", [(0, 1), (1, 0), (1, 2)])
 def test_selecting_a_layer_and_head_shows_that_slice(layer, head):
     weights = random_weights((2, 3, TQ, TK))
-    explorer = explore_attention(weights)
+    explorer = explore(weights)
     explorer.select(layer=layer, head=head)
     np.testing.assert_array_equal(explorer.current_weights, weights[layer, head])
 
 
 def test_clicking_a_control_redraws_as_select_does():
     weights = random_weights((2, TQ, TK))
-    clicked, selected = explore_attention(weights), explore_attention(weights)
+    clicked, selected = explore(weights), explore(weights)
     control(clicked, "au-explorer-heads").value = 1
     control(clicked, "au-explorer-queries").value = 2
     selected.select(head=1, query=2)
@@ -199,7 +206,7 @@ def test_a_fully_masked_row_gets_zero_weights_not_nan():
 
 def test_keras_tensors_are_accepted():
     weights, scores = random_weights((2, TQ, TK)), random_scores((TQ, TK))
-    explorer = explore_attention(ops.convert_to_tensor(weights, "float32"))
+    explorer = explore(ops.convert_to_tensor(weights, "float32"))
     np.testing.assert_allclose(explorer.current_weights, weights[0], atol=1e-6)
     mask = au.causal_mask(TQ, TK)  # a boolean tensor
     explorer = explore_scores(ops.convert_to_tensor(scores), mask=mask)
@@ -207,7 +214,7 @@ def test_keras_tensors_are_accepted():
 
 
 def test_repeated_and_dollar_tokens_are_distinct_buttons():
-    explorer = explore_attention(random_weights((TQ, TK)), ["the", "$5", "the"], ["a", "b", "$", "c"])
+    explorer = explore(random_weights((TQ, TK)), ["the", "$5", "the"], ["a", "b", "$", "c"])
     explorer.select(query=2)
     assert explorer.selected_query == 2
     assert control(explorer, "au-explorer-queries")._options_labels == ("the", "$5", "the")
@@ -230,8 +237,8 @@ def test_no_pyplot_figure_is_left_open():
 @pytest.mark.parametrize(
     "make, sizes",
     [
-        (lambda: explore_attention(random_weights((2, 4, 7, 9))), ["2", "4", "7", "9"]),
-        (lambda: explore_attention(random_weights((TQ, TK))), ["3", "4"]),
+        (lambda: explore(random_weights((2, 4, 7, 9))), ["2", "4", "7", "9"]),
+        (lambda: explore(random_weights((TQ, TK))), ["3", "4"]),
         (lambda: explore_scores(random_scores((2, TQ, TK)), temperature=0.37, mask=np.ones(TK, bool)), ["2", "3", "4"]),
     ],
 )
@@ -247,7 +254,7 @@ def test_display_data_hold_the_widget_a_png_and_a_short_deterministic_text(make,
 
 
 def test_summary_names_the_sizes_in_words():
-    explorer = explore_attention(random_weights((2, 4, 1, 9)))
+    explorer = explore(random_weights((2, 4, 1, 9)))
     assert repr(explorer) == "AttentionExplorer: 2 layers x 4 heads, 1 query x 9 keys"
 
 
@@ -324,11 +331,11 @@ def test_bad_input_to_explore_scores_names_the_argument(kwargs, error, message, 
 @pytest.mark.parametrize(
     "make, kwargs, error, message",
     [
-        (lambda: explore_attention(GOOD_WEIGHTS), {"query": 3}, ValueError, r"argument query.*0 to 2.*query=3"),
-        (lambda: explore_attention(GOOD_WEIGHTS), {"query": 1.0}, TypeError, r"argument query.*query=1.0"),
-        (lambda: explore_attention(GOOD_WEIGHTS), {"head": -1}, ValueError, r"argument head.*head=-1"),
-        (lambda: explore_attention(GOOD_WEIGHTS), {"layer": 1}, ValueError, r"argument layer.*0 to 0.*layer=1"),
-        (lambda: explore_attention(GOOD_WEIGHTS), {"temperature": 2.0}, ValueError, r"argument temperature"),
+        (lambda: explore(GOOD_WEIGHTS), {"query": 3}, ValueError, r"argument query.*0 to 2.*query=3"),
+        (lambda: explore(GOOD_WEIGHTS), {"query": 1.0}, TypeError, r"argument query.*query=1.0"),
+        (lambda: explore(GOOD_WEIGHTS), {"head": -1}, ValueError, r"argument head.*head=-1"),
+        (lambda: explore(GOOD_WEIGHTS), {"layer": 1}, ValueError, r"argument layer.*0 to 0.*layer=1"),
+        (lambda: explore(GOOD_WEIGHTS), {"temperature": 2.0}, ValueError, r"argument temperature"),
         (lambda: explore_scores(GOOD_SCORES), {"temperature": 100.0}, ValueError, r"argument temperature.*within"),
         (lambda: explore_scores(GOOD_SCORES), {"temperature": "2"}, TypeError, r"argument temperature"),
         (lambda: explore_scores(GOOD_SCORES), {"masked": True}, ValueError, r"argument masked.*without a mask"),
@@ -387,7 +394,7 @@ def test_masked_cells_are_drawn_apart_from_zero_weights_while_the_mask_is_on():
 
 
 def test_axis_labels_and_the_row_title_name_what_the_caller_says():
-    explorer = explore_attention(
+    explorer = explore(
         np.full((2, 3), 1 / 3), ["1", "-"], ["a", " ", "b"], query_label="output characters", key_label="input"
     )
     heatmap_axes, bar_axes = explorer._drawing._figure.axes[:2]
@@ -400,6 +407,21 @@ def test_axis_labels_and_the_row_title_name_what_the_caller_says():
 @pytest.mark.parametrize("name", ["query_label", "key_label"])
 def test_axis_labels_must_be_strings(name):
     with pytest.raises(TypeError, match=f"argument {name}.*Received: {name}=3"):
-        explore_attention(np.eye(2), **{name: 3})
+        explore(np.eye(2), **{name: 3})
     with pytest.raises(TypeError, match=f"argument {name}"):
         explore_scores(np.eye(2), **{name: None})
+
+
+def test_4d_weights_need_layer_names_so_that_a_batch_is_not_taken_for_layers():
+    with pytest.raises(ValueError, match=r"argument layer_names.*indexed first.*weights.shape=\(2, 2, 3, 4\)"):
+        explore_attention(random_weights((2, 2, TQ, TK)))
+
+
+def test_the_layer_axis_is_named_as_the_caller_says():
+    explorer = explore_attention(
+        random_weights((2, 1, TQ, TK)), layer_names=["Bahdanau", "Luong"], layer_label="decoder"
+    )
+    assert control(explorer, "au-explorer-layers").description == "decoder"
+    assert repr(explorer).startswith("AttentionExplorer: 2 decoders, ")
+    with pytest.raises(TypeError, match="argument layer_label"):
+        explore_attention(random_weights((TQ, TK)), layer_label=1)
