@@ -110,7 +110,7 @@ def test_the_setup_cell_installs_the_package_and_the_notebook_runs_to_its_end(fr
     assert not errors, errors
     setup = next(cell for cell in code if cell.id == navigation.SETUP_ID)
     printed = "".join(output.get("text", "") for output in setup.outputs if output.get("name") == "stdout")
-    assert printed.strip() == f"Installed attention_utils[notebooks] @ {checkout.as_uri()}", setup.outputs
+    assert printed.strip() == f"Installing attention_utils[notebooks] @ {checkout.as_uri()}", setup.outputs
 
     # Installed into the fresh environment, as a copy (not an editable install pointing at the checkout).
     assert (site_packages / "attention_utils" / "__init__.py").exists()

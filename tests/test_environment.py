@@ -72,6 +72,20 @@ def test_the_notebooks_extra_pins_the_stack_exactly_as_requirements_txt_does():
     assert [requirement_name(requirement) for requirement in extra] == stack_names
 
 
+def extra(name):
+    block = re.search(rf"^{name} = \[\n(.*?)^\]", (ROOT / "pyproject.toml").read_text(), re.M | re.S).group(1)
+    return [line.strip().rstrip(",")[1:-1] for line in block.splitlines() if not line.strip().startswith("#")]
+
+
+def test_the_colab_extra_is_the_notebooks_extra_with_the_full_tensorflow_wheel():
+    # Colab has the tensorflow distribution: the same version of it, no tensorflow-cpu beside it.
+    notebooks, colab = extra("notebooks"), extra("colab")
+    tensorflow = [line for line in notebooks if requirement_name(line).startswith("tensorflow")]
+    version = {line.split("==")[1].split(";")[0].strip() for line in tensorflow}
+    assert len(version) == 1
+    assert colab == [f"tensorflow=={version.pop()}"] + [line for line in notebooks if line not in tensorflow]
+
+
 def test_package_dependencies_are_all_pinned_in_requirements():
     pyproject = (ROOT / "pyproject.toml").read_text()
     dependencies = re.search(r"^dependencies = \[(.*?)\]", pyproject, re.M | re.S).group(1)

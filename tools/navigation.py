@@ -44,35 +44,42 @@ BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 # The set-up cell, inserted right before every notebook's first code cell. Where the package is installed
 # (make lab, Binder, nbval, CI) it does nothing and prints nothing, so nbval has nothing to compare. On
 # Colab, or any Python without it, it installs the package with the `notebooks` extra: the versions of
-# requirements.txt (pyproject.toml). ATTENTION_UTILS_SOURCE installs from elsewhere: a local checkout (as
-# tests/test_colab_setup.py does, offline) or any other pip URL. pip may replace a package the kernel has
+# requirements.txt (pyproject.toml); on Colab with the `colab` extra, the same but for the full tensorflow wheel,
+# which Colab already has (tensorflow-cpu would install beside it, in the same directory).
+# ATTENTION_UTILS_SOURCE installs from elsewhere: a local checkout (as tests/test_colab_setup.py does,
+# offline) or any other pip URL. pip may replace a package the kernel has
 # already imported (Colab imports some at start): then only a restart loads the installed versions.
 # Written as `ruff format` leaves it once REPOSITORY is filled in (ruff checks the notebooks' cells too).
 SETUP_ID = "setup"
 SETUP_SOURCE = f"""\
-# Set-up: on Colab, or any Python without this series' package, install it with the versions the notebooks
-# were tested with. Under `make lab`, on Binder and in the tests the package is there and this does nothing.
+# Set-up: run this cell first. On Colab, or in any Python without this series' package, it installs the package
+# and the versions the notebooks were tested with (a few minutes), and may ask you to restart once. Under
+# `make lab` and on Binder the package is already there, and this cell does nothing.
 import importlib.util
 import os
 import pathlib
 import subprocess
 import sys
 
+on_colab = "google.colab" in sys.modules
 if importlib.util.find_spec("attention_utils") is None:
     source = os.environ.get(
         "ATTENTION_UTILS_SOURCE", "git+https://github.com/{REPOSITORY}"
     )
     if os.path.isdir(source):  # a local checkout of the repository
         source = pathlib.Path(source).resolve().as_uri()
-    imported = [name for name in ("numpy", "matplotlib", "keras", "tensorflow") if name in sys.modules]
-    requirement = f"attention_utils[notebooks] @ {{source}}"
+    loaded = [name for name in ("numpy", "matplotlib", "keras", "tensorflow", "ipywidgets") if name in sys.modules]
+    # Colab has TensorFlow's full wheel: its extra upgrades that rather than add tensorflow-cpu beside it.
+    requirement = f"attention_utils[{{'colab' if on_colab else 'notebooks'}}] @ {{source}}"
+    print(f"Installing {{requirement}}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", requirement], check=True)
     importlib.invalidate_caches()
-    print(f"Installed {{requirement}}")
-    if imported:  # pip may have replaced them under the running kernel: a restart loads what it installed
-        raise RuntimeError(
-            f"{{imported}} were imported before the install: restart the kernel (Colab: Runtime > Restart session)"
-        )"""
+    if loaded:  # pip may have replaced them under the running kernel: only a restart loads what it installed
+        raise RuntimeError(f"Installed: restart (Colab: Runtime > Restart session), then run all. Loaded: {{loaded}}")
+if on_colab:  # Colab draws ipywidgets 8, the attention explorers, with its custom widget manager
+    from google.colab import output
+
+    output.enable_custom_widget_manager()"""
 
 
 def badges(name):
@@ -171,12 +178,18 @@ def index_notebook(rows, paths, notebooks):
             "claims with `assert`s, so a cell that fails after you change something tells you which claim "
             "broke.\n"
             "- *On Colab* (a notebook's \"Open in Colab\" badge), the notebook's first code cell installs this "
-            "series' package and the versions the notebooks were tested with; elsewhere that cell does nothing. "
-            "If it asks for a restart: Runtime → Restart session, then run all cells again.\n"
+            "series' package and the versions the notebooks were tested with (a few minutes; pip may warn about "
+            "Colab's other packages, which the notebooks do not use); elsewhere that cell does nothing. If it asks "
+            "for a restart: Runtime → Restart session, then run all cells again. Each Colab notebook is a "
+            "session of its own, so each installs the package once: open the next notebook with its own Colab "
+            "badge (the ← and → links work in JupyterLab and on Binder).\n"
             "- *On Binder, memory is the limit*: a kernel that has run a notebook keeps 0.6-1 GB, and Binder "
-            "stops the session above 2 GB. So closing a notebook's tab shuts its kernel down, and a kernel left "
-            f"idle for {idle_kernel_minutes()} minutes is shut down too (run its notebook again to go on: none "
-            "takes more than 90 s). `make lab` sets JupyterLab up the same way.\n"
+            "stops a kernel that takes the server above 2 GB. So closing a notebook's tab in JupyterLab shuts its "
+            "kernel down (closing the browser's tab does not), and a kernel left idle for "
+            f'{idle_kernel_minutes()} minutes is shut down even with its tab open. You will then see "No Kernel" '
+            "or a `NameError` on the next cell, and the explorers stop answering: Kernel → Restart Kernel and Run "
+            "All Cells brings everything back (no notebook takes more than 90 s). `make lab` sets JupyterLab up "
+            "the same way.\n"
             "- *Reuse* the helper package: `import attention_utils as au` gives the score functions, the "
             "masked softmax, `au.attend`, the layers, the plots and the data generators the notebooks use.\n"
             "- *The original material*, where a notebook mentions it, is the older TensorFlow 2.5 notebook on "
