@@ -573,28 +573,29 @@ def _checked_values(values, name, ranks, shapes):
 
 def _checked_tokens(tokens, name, count, count_name, values_name, shape):
     """``tokens`` as a list of ``count`` strings; ``None`` gives the positions ``"0"``, ``"1"``, ..."""
-    if tokens is None:
-        return [str(position) for position in range(count)]
-    tokens = _string_list(tokens, name, f"a sequence of {count} strings, one per {count_name} position")
-    if len(tokens) != count:
-        raise ValueError(
-            f"Invalid value for argument {name}. Expected {count} strings, one per position ({count_name} of "
-            f"{values_name}.shape={shape}). Received: {len(tokens)} strings"
-        )
-    return tokens
+    positions = [str(position) for position in range(count)]
+    return _checked_strings(
+        tokens, name, count, positions, f"one per position ({count_name} of {values_name}.shape={shape})"
+    )
 
 
 def _checked_names(names, name, count, what, shape):
     """``names`` as a list of ``count`` strings; ``None`` gives ``"{what} 0"``, ``"{what} 1"``, ..."""
-    if names is None:
-        return [f"{what} {index}" for index in range(count)]
-    names = _string_list(names, name, f"a sequence of {count} strings, one per {what}")
-    if len(names) != count:
+    defaults = [f"{what} {index}" for index in range(count)]
+    where = f"one per {what} of weights.shape={shape} (1 for weights without a {what} axis)"
+    return _checked_strings(names, name, count, defaults, where)
+
+
+def _checked_strings(strings, name, count, defaults, each):
+    """``strings`` as a list of ``count`` strings, ``each`` saying what they label; ``None`` gives ``defaults``."""
+    if strings is None:
+        return defaults
+    strings = _string_list(strings, name, f"a sequence of {count} strings, {each}")
+    if len(strings) != count:
         raise ValueError(
-            f"Invalid value for argument {name}. Expected {count} strings, one per {what} of "
-            f"weights.shape={shape} (1 for weights without a {what} axis). Received: {len(names)} strings"
+            f"Invalid value for argument {name}. Expected {count} strings, {each}. Received: {len(strings)} strings"
         )
-    return names
+    return strings
 
 
 def _string_list(strings, name, expected):
