@@ -33,23 +33,30 @@ CHROMIUM_ARGS = [
 
 
 class MemorySampler(threading.Thread):
-    """Samples the resident memory of the JupyterLab server and every process under it (its kernels)
-    every half second, as Binder counts it: the sum of their resident sets. Shared pages are counted once
-    per process, so the sum is an upper bound."""
+    """Samples the memory of the JupyterLab server and every process under it (its kernels, and what they
+    start: notebook 12 measures attention in fresh processes) every half second, and keeps the peak of
+    each notebook (``label``).
+
+    The total is the sum of the processes' proportional set sizes (PSS): a page shared by several
+    processes (TensorFlow's libraries, loaded by the kernel and by the processes it starts) counts once
+    in all, as in the container's memory that Binder limits; a sum of resident sets would count it once
+    per process.
+    """
 
     def __init__(self, pid, log_path):
         super().__init__(daemon=True)
         self.server = psutil.Process(pid)
         self.log_path = log_path
-        self.peak_bytes, self.peak_label, self.label = 0, "", "start"
+        self.label = "start"
+        self.peaks = {}  # label -> peak bytes
         self.stopped = threading.Event()
 
     def total_bytes(self):
         total = 0
         for process in [self.server, *self.server.children(recursive=True)]:
             try:
-                total += process.memory_info().rss
-            except psutil.Error:  # a kernel that ended between the listing and the reading
+                total += process.memory_full_info().pss
+            except psutil.Error:  # a process that ended between the listing and the reading
                 pass
         return total
 
@@ -58,10 +65,10 @@ class MemorySampler(threading.Thread):
         with open(self.log_path, "w") as log:
             log.write("seconds,notebook,total_mb\n")
             while not self.stopped.wait(0.5):
-                total = self.total_bytes()
-                log.write(f"{time.monotonic() - started:.1f},{self.label},{total / 1e6:.0f}\n")
-                if total > self.peak_bytes:
-                    self.peak_bytes, self.peak_label = total, self.label
+                label, total = self.label, self.total_bytes()
+                log.write(f"{time.monotonic() - started:.1f},{label},{total / 1e6:.0f}\n")
+                log.flush()
+                self.peaks[label] = max(self.peaks.get(label, 0), total)
 
 
 def free_port():
