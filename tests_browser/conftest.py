@@ -185,7 +185,10 @@ def page(browser, lab):
     page.on("console", watch.console)
     page.on("pageerror", lambda error: watch.page_errors.append(str(error)))
     page.watch = watch
-    page.goto(f"{lab['base']}/lab?token={lab['token']}")  # the token once; the cookie does the rest
+    # The token once (the cookie does the rest), and ?reset: an empty workspace. Without it JupyterLab reopens
+    # the notebooks the previous test left in the saved workspace and starts their kernels, which then linger
+    # half-started when the test moves on to its own notebook (seen on every other notebook of the series).
+    page.goto(f"{lab['base']}/lab?reset&token={lab['token']}")
     page.wait_for_selector(".jp-LabShell", timeout=60_000)
     yield page
     context.close()
