@@ -208,7 +208,7 @@ def explore_scores(
         show_heads=scores.ndim == 3,
         temperature=float(temperature),
         temperature_range=temperature_range,
-        mask=None if mask is None else np.broadcast_to(mask, (num_queries, num_keys)),
+        mask=mask,
         axis_labels=(query_label, key_label),
     )
 
@@ -615,12 +615,7 @@ def _string_list(strings, name, expected):
 def _checked_mask(mask, shape):
     """``mask`` as a boolean NumPy array of ``shape`` ``(Tq, Tk)``; a floating mask is a ``TypeError``."""
     mask = ops.convert_to_numpy(check.as_bool_mask(mask, "mask"))
-    fits = mask.ndim <= 2 and all(dim in (1, target) for dim, target in zip(reversed(mask.shape), reversed(shape)))
-    if not fits:
-        raise ValueError(
-            f"Invalid shape for argument mask. Expected a shape that broadcasts to (Tq, Tk) = {shape}, such "
-            f"as {shape} or ({shape[1]},). Received: mask.shape={mask.shape}"
-        )
+    check.check_broadcasts_to(mask, "mask", np.empty(shape, bool), "one head's (Tq, Tk) scores")
     return np.broadcast_to(mask, shape)
 
 

@@ -35,8 +35,7 @@ LEARNER_PATH = [
     name
     for name in ALL_NOTEBOOKS
     if name.startswith("00_")
-    or "explore_attention(" in (ROOT / "notebooks" / name).read_text()
-    or "explore_scores(" in (ROOT / "notebooks" / name).read_text()
+    or any(call in (ROOT / "notebooks" / name).read_text() for call in ("explore_attention(", "explore_scores("))
 ]
 # BROWSER_NOTEBOOKS=all, or numbers separated by commas ("03,12"); by default the learner path above.
 CHOSEN = os.environ.get("BROWSER_NOTEBOOKS", "")
@@ -229,8 +228,9 @@ def picture_of(locator):
     return Image.open(io.BytesIO(locator.screenshot())).convert("RGB")
 
 
-def changes_the_picture(page, picture, act, what, screenshot):
-    """Does ``act()`` change the explorer's picture? Polls the pixels for up to 20 s: the kernel redraws it."""
+def changes_the_picture(picture, act, label, what):
+    """Does ``act()`` change the explorer's picture? Polls the pixels for up to 20 s (the kernel redraws it),
+    and keeps the new picture as build/browser/<label>-<what>.png."""
     before = picture_of(picture)
     act()
     deadline = time.monotonic() + 20
@@ -238,9 +238,9 @@ def changes_the_picture(page, picture, act, what, screenshot):
         time.sleep(0.3)
         after = picture_of(picture)
         if after.size != before.size or ImageChops.difference(before, after).getbbox() is not None:
-            after.save(screenshot)
+            after.save(SCREENSHOTS / f"{label}-{what}.png")
             return
-    pytest.fail(f"{what}: the explorer's picture did not change")
+    pytest.fail(f"{label}: {what}: the explorer's picture did not change")
 
 
 def use_the_explorer(page, explorer, label):
@@ -249,13 +249,12 @@ def use_the_explorer(page, explorer, label):
     explorer.scroll_into_view_if_needed()
     picture = explorer.locator("img.au-explorer-picture, .au-explorer-picture img").first
     picture_of(picture).save(SCREENSHOTS / f"{label}-first.png")
-    other_query = explorer.locator(".au-explorer-queries button:not(.mod-active)").first
-    changes_the_picture(page, picture, other_query.click, f"{label}: another query", SCREENSHOTS / f"{label}-query.png")
+    changes_the_picture(
+        picture, explorer.locator(".au-explorer-queries button:not(.mod-active)").first.click, label, "query"
+    )
     other_head = explorer.locator(".au-explorer-heads button:not(.mod-active)")
     if other_head.count():
-        changes_the_picture(
-            page, picture, other_head.first.click, f"{label}: another head", SCREENSHOTS / f"{label}-head.png"
-        )
+        changes_the_picture(picture, other_head.first.click, label, "head")
     layers = explorer.locator(".au-explorer-layers select")
     if layers.count():
 
@@ -265,12 +264,10 @@ def use_the_explorer(page, explorer, label):
             values = [options.nth(i).get_attribute("value") for i in range(options.count())]
             layers.first.select_option(next(value for value in values if value != current))
 
-        changes_the_picture(
-            page, picture, pick_another_layer, f"{label}: another layer", SCREENSHOTS / f"{label}-layer.png"
-        )
+        changes_the_picture(picture, pick_another_layer, label, "layer")
     mask = explorer.locator(".au-explorer-mask input[type=checkbox]")
     if mask.count():
-        changes_the_picture(page, picture, mask.first.click, f"{label}: mask off", SCREENSHOTS / f"{label}-mask.png")
+        changes_the_picture(picture, mask.first.click, label, "mask")
     handle = explorer.locator(".au-explorer-temperature .noUi-handle")
     if handle.count():
 
@@ -282,5 +279,5 @@ def use_the_explorer(page, explorer, label):
             page.mouse.move(x + 60, y, steps=5)
             page.mouse.up()
 
-        changes_the_picture(page, picture, drag, f"{label}: temperature", SCREENSHOTS / f"{label}-temperature.png")
+        changes_the_picture(picture, drag, label, "temperature")
     explorer.screenshot(path=str(SCREENSHOTS / f"{label}-explorer.png"))  # the controls too, as the learner left them
