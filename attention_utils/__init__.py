@@ -62,7 +62,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from attention_utils import data, decoding, efficient, layers, models, plots, positional, scores, timing, training
+from attention_utils import autodiff, data, decoding, efficient, layers, models, plots, positional, scores, timing, training
 from attention_utils.alignment import causal_mask, masked_softmax, padding_mask, sparsemax
 from attention_utils.attention import attend
 from attention_utils.grad_cam import grad_cam
@@ -70,6 +70,7 @@ from attention_utils.reproducibility import seed_everything
 
 __all__ = [
     "attend",
+    "autodiff",
     "causal_mask",
     "data",
     "decoding",
