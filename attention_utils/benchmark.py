@@ -27,7 +27,8 @@ float32, the query, key and value already projected (the attention step alone, n
 
 each in one of three ``mode``\\ s: ``"eager"`` (operation by operation), ``"graph"``
 (``tf.function(autograph=False)``: traced once, run as a TensorFlow graph) and ``"xla"`` (the same with
-``jit_compile=True``, compiled by XLA), and either the forward pass alone or, with ``backward=True``,
+``jit_compile=True``, compiled by XLA); on JAX, ``"graph"`` and ``"xla"`` are both ``jax.jit``, which
+compiles with XLA; and either the forward pass alone or, with ``backward=True``,
 the forward and the backward pass: the gradients of ``sum(context * upstream)`` with respect to the
 query, key and value, ``upstream`` a fixed random tensor, as one training step needs them.
 
@@ -127,6 +128,7 @@ def attention_call(
     import keras
     from keras import ops
 
+    from attention_utils import autodiff
     from attention_utils.efficient import blockwise_attend, linear_attend, windowed_attend
 
     rng = np.random.default_rng(0)
@@ -180,17 +182,16 @@ def attention_call(
 
     call = attention
     if backward:
-        import tensorflow as tf
-
         upstream = layout(rng.normal(size=shape).astype("float32"))
 
         def call(query, key, value):
-            with tf.GradientTape() as tape:
-                tape.watch([query, key, value])
-                loss = ops.sum(attention(query, key, value) * upstream)
-            return tuple(tape.gradient(loss, [query, key, value]))
+            return autodiff.gradients(lambda q, k, v: ops.sum(attention(q, k, v) * upstream), query, key, value)
 
-    if mode != "eager":
+    if mode != "eager" and keras.backend.backend() == "jax":
+        import jax
+
+        call = jax.jit(call)  # JAX compiles with XLA: "graph" and "xla" are the same there
+    elif mode != "eager":
         import tensorflow as tf
 
         call = tf.function(call, autograph=False, jit_compile=mode == "xla")

@@ -288,15 +288,15 @@ def _online_softmax_attention(query, key, value, score, mask, query_block_size, 
 
     The recomputing backward pass is for the named scores, which are a plain dot product once queries
     and keys are transformed (``_prepared_for_score``; autodiff differentiates the transform), and for
-    TensorFlow tensors. A callable score keeps plain autodiff through the loop, which keeps the tiles:
-    it may close over trainable tensors, and a custom gradient would not reach them. Other backends
-    (the JAX port, a later issue) and symbolic tensors keep it too.
+    TensorFlow's and JAX's tensors. A callable score keeps plain autodiff through the loop, which keeps the
+    tiles: it may close over trainable tensors, and a custom gradient would not reach them. Other backends
+    and symbolic tensors (a functional model being built) keep it too.
     """
     query, key, score_tile = _prepared_for_score(query, key, score)
     if _no_query_or_key(query, key, value):
         return _empty_or_zero_context(query, key, value)
     tiling = _Tiling(query.shape[-2], key.shape[-2], mask, query_block_size, plan, key_block_size)
-    if callable(score) or not _tensorflow_tensors(query, key, value):
+    if callable(score) or not _custom_gradient_tensors(query, key, value):
         return _online_softmax_forward(query, key, value, tiling, score_tile)[0]
     return _attention_recomputing_tiles_backward(query, key, value, tiling)
 
@@ -329,24 +329,25 @@ def _forward_step(query_block, score_tile, lowest, state, key_tile, value_tile, 
 
 def _attention_recomputing_tiles_backward(query, key, value, tiling):
     """``_online_softmax_forward``'s context, whose gradient recomputes the tiles (``blockwise_attend``,
-    steps 5-9) from the saved context and log-sum-exp, instead of keeping them: a ``tf.custom_gradient``
-    over the dot-product scores ``query . key``.
-
-    TensorFlow only: this wrapper and ``_sum_to_shape`` are the parts a JAX port (a later issue) replaces,
-    by ``jax.custom_vjp`` with the same forward and backward, besides ``_one_iteration_at_a_time_loop``.
+    steps 5-9) from the saved context and log-sum-exp, instead of keeping them: Keras's
+    ``ops.custom_gradient`` over the dot-product scores ``query . key``, which is ``tf.custom_gradient``
+    on TensorFlow and ``jax.custom_gradient`` (a ``jax.custom_vjp``) on JAX. On both, what the backward
+    pass keeps is what ``gradient`` reads: the inputs, the context and the log-sum-exp, no tile.
     """
-    import tensorflow as tf
 
-    @tf.custom_gradient
-    def attention(query, key, value):
+    @ops.custom_gradient
+    def attention(*inputs):
         # tf.custom_gradient lets an eager GradientTape record the operations inside, and each would keep
         # its tile for a backward pass that never uses it: the forward reads inputs cut off from the tape.
-        query, key, value = (ops.stop_gradient(x) for x in (query, key, value))
+        query, key, value = (ops.stop_gradient(x) for x in inputs)
         context, log_sum_exp = _online_softmax_forward(query, key, value, tiling, _dot_product_scores)
 
         def gradient(context_grad):
             grads = _recomputed_gradients(query, key, value, context, log_sum_exp, context_grad, tiling)
-            return tuple(_not_differentiable(_sum_to_shape(grad, x)) for grad, x in zip(grads, (query, key, value)))
+            # Each gradient depends on its input again through `0 * x`, so that a second differentiation
+            # reaches `_not_differentiable` and its error wherever it starts, rather than finding no path
+            # (with the context's gradient a constant, the cut-off inputs above would give none: a silent 0).
+            return tuple(_not_differentiable(_sum_to_shape(grad, x) + 0 * x) for grad, x in zip(grads, inputs))
 
         return context, gradient
 
@@ -356,9 +357,8 @@ def _attention_recomputing_tiles_backward(query, key, value, tiling):
 def _not_differentiable(grad):
     """``grad``, whose own gradient is an error: the backward pass takes the saved context and
     log-sum-exp as constants, so differentiating it again would give wrong second derivatives."""
-    import tensorflow as tf
 
-    @tf.custom_gradient
+    @ops.custom_gradient
     def identity(grad):
         def second_order(upstream):
             raise NotImplementedError(
@@ -367,7 +367,7 @@ def _not_differentiable(grad):
                 "attention_utils.attend, or score=<a callable>, which autodiff differentiates to any order."
             )
 
-        return tf.identity(grad), second_order
+        return grad, second_order  # tf.custom_gradient and jax.custom_gradient return a new tensor
 
     return identity(grad)
 
@@ -462,11 +462,19 @@ def _added_at_block(blocks_grad, index, tile_grad):
 
 def _sum_to_shape(grad, x):
     """``grad``, of a broadcast shape, summed over the axes along which ``x`` was broadcast: ``x``'s
-    gradient, as automatic differentiation takes it through broadcasting (batch sizes may be unknown)."""
-    import tensorflow as tf
+    gradient, as automatic differentiation takes it through broadcasting. Batch sizes may be unknown in
+    a TensorFlow graph, where TensorFlow's own rule for broadcast gradients finds the axes at run time."""
+    grad_shape, x_shape = tuple(grad.shape), tuple(x.shape)
+    if None in grad_shape or None in x_shape:
+        import tensorflow as tf
 
-    axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(x), s1=tf.shape(grad))
-    return tf.reshape(tf.reduce_sum(grad, axis=axes), tf.shape(x))
+        axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(x), s1=tf.shape(grad))
+        return tf.reshape(tf.reduce_sum(grad, axis=axes), tf.shape(x))
+    leading = len(grad_shape) - len(x_shape)
+    axes = tuple(range(leading)) + tuple(
+        leading + i for i, size in enumerate(x_shape) if size == 1 and grad_shape[leading + i] != 1
+    )
+    return ops.reshape(ops.sum(grad, axis=axes), x_shape) if axes else grad
 
 
 class _Tiling:
@@ -587,6 +595,13 @@ def _once_computed(tensors, dependencies):
         return tensors
     with tf.control_dependencies(dependencies):
         return tuple(tf.identity(x) for x in tensors)
+
+
+def _custom_gradient_tensors(*tensors):
+    """Whether the backend is TensorFlow or JAX, whose custom gradients ``ops.custom_gradient`` calls alike,
+    and ``tensors`` are its tensors (not symbolic KerasTensors)."""
+    symbolic = any(isinstance(x, keras.KerasTensor) for x in tensors)
+    return keras.backend.backend() in ("tensorflow", "jax") and not symbolic
 
 
 def _tensorflow_tensors(*tensors):

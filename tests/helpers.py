@@ -6,6 +6,7 @@ A module rather than conftest.py: the repository root has a conftest.py of its o
 
 import keras
 import numpy as np
+import pytest
 from keras import ops
 
 
@@ -62,3 +63,21 @@ def error_for_integer_argument(value):
     """What a bad value of an integer argument must raise: ``TypeError`` for a wrong type (a float, a
     bool, a string, None), ``ValueError`` for an integer out of range."""
     return ValueError if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else TypeError
+
+
+# Tests of TensorFlow itself (tracing inside tf.function, its graphs, its allocator): skipped on other backends.
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="about TensorFlow itself (tf.function, its graphs or allocator)"
+)
+
+
+def compiled(function, xla=False):
+    """``function`` compiled as the backend compiles a training step: ``tf.function`` (with XLA if ``xla``)
+    on TensorFlow, ``jax.jit`` on JAX (always XLA)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(function)
+    import tensorflow as tf
+
+    return tf.function(function, autograph=False, jit_compile=xla)

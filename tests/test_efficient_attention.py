@@ -6,11 +6,10 @@ test_efficient_gradient.py."""
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
-from helpers import error_for_integer_argument, linear_attention, numpy_of
+from helpers import compiled, error_for_integer_argument, linear_attention, numpy_of
 from keras import ops
 
-from attention_utils import attend, causal_mask
+from attention_utils import attend, autodiff, causal_mask
 from attention_utils.efficient import blockwise_attend, linear_attend, windowed_attend
 
 ATOL = 1e-5
@@ -109,30 +108,25 @@ def test_blockwise_key_defaults_to_value(rng):
     )
 
 
-def test_blockwise_inside_tf_function_equals_eager(query_key_value, rng):
+def test_blockwise_compiled_equals_eager(query_key_value, rng):
     query, key, value = query_key_value
     mask = rng.random((TQ, TK)) > 0.3
 
     def run(query, key, value):
         return blockwise_attend(query, value, key, mask=mask, block_size=4, query_block_size=6)
 
-    graph = tf.function(run, autograph=False)
-    np.testing.assert_allclose(numpy_of(graph(query, key, value)), numpy_of(run(query, key, value)), atol=ATOL)
+    np.testing.assert_allclose(numpy_of(compiled(run)(query, key, value)), numpy_of(run(query, key, value)), atol=ATOL)
 
 
 def test_blockwise_gradients_equal_attends(query_key_value, rng):
-    query, key, value = (tf.constant(x) for x in query_key_value)
     mask = rng.random((TQ, TK)) > 0.3
     mask[:, 0] = True
 
-    def gradients(function):
-        with tf.GradientTape() as tape:
-            tape.watch([query, key, value])
-            loss = ops.sum(function() ** 2)
-        return tape.gradient(loss, [query, key, value])
+    def gradients(attention):
+        return autodiff.gradients(lambda q, k, v: ops.sum(attention(q, k, v) ** 2), *query_key_value)
 
-    expected = gradients(lambda: attend(query, value, key, mask=mask)[0])
-    actual = gradients(lambda: blockwise_attend(query, value, key, mask=mask, block_size=4, query_block_size=5))
+    expected = gradients(lambda q, k, v: attend(q, v, k, mask=mask)[0])
+    actual = gradients(lambda q, k, v: blockwise_attend(q, v, k, mask=mask, block_size=4, query_block_size=5))
     for got, want in zip(actual, expected):
         np.testing.assert_allclose(numpy_of(got), numpy_of(want), atol=1e-4)
 
