@@ -12,7 +12,7 @@ do not (notebook 12):
 The memory column holds for training too. The backward pass of ``blockwise_attend`` and
 ``windowed_attend`` is FlashAttention's (Dao et al. 2022; Dao 2023): it keeps the context and one
 number per query, and recomputes each tile from them, one tile at a time: five matrix products per
-tile to the forward pass's two. (With a named score on TensorFlow; a callable score keeps plain
+tile to the forward pass's two. (With a named score on TensorFlow or JAX; a callable score keeps plain
 autodiff, which keeps every tile.) ``linear_attend`` holds phi(Q) and phi(K), ``O(T d)``, besides its
 ``O(d d_value)`` running sums; autodiff keeps what it computes, ``O(T d)``, and with ``causal=True``
 one ``block_size x block_size`` tile per block.
@@ -72,15 +72,17 @@ def blockwise_attend(
     memory is ``O(T d)`` plus a tile, instead of ``O(Tq Tk)``, for one more matrix product per tile
     than autodiff's backward pass does (five, ``S_ij`` recomputed, to its four; the forward's are
     two). The gradient with respect to ``mask`` is none (booleans), and the gradient has no gradient of
-    its own: asking for second derivatives is a ``NotImplementedError``. It is TensorFlow's
-    (``tf.custom_gradient``); on other backends, and with a callable ``score``, gradients flow by plain
-    autodiff through the loop, exact (to any order) but keeping every tile: a callable may close over
-    trainable tensors that a custom gradient would not reach.
+    its own: asking for second derivatives is a ``NotImplementedError``. It is a custom gradient
+    (``keras.ops.custom_gradient``: ``tf.custom_gradient`` on TensorFlow, ``jax.custom_gradient`` on
+    JAX); on other backends, and with a callable ``score``, gradients flow by plain autodiff through the
+    loop, exact (to any order) but keeping every tile: a callable may close over trainable tensors that a
+    custom gradient would not reach.
 
     The blocks are cut at fixed positions, so ``Tq`` and ``Tk`` must be known: a Python loop runs over
     the query blocks and ``ops.fori_loop`` over the key blocks, one after the other. The function runs
     eagerly, or inside ``tf.function``, where the graph runs faster (notebook 12); pass
-    ``autograph=False`` there, since the loops need no conversion and AutoGraph's costs seconds.
+    ``autograph=False`` there, since the loops need no conversion and AutoGraph's costs seconds. On JAX
+    it runs eagerly or inside ``jax.jit``; eagerly, JAX compiles each loop at every call.
 
     Args:
         query: ``(..., Tq, d)``.
