@@ -1,4 +1,4 @@
-"""One call that makes a notebook's numbers the same on every run."""
+"""One call that makes a notebook's numbers the same on every run, on TensorFlow or JAX."""
 
 import logging
 import random
@@ -11,11 +11,15 @@ _MAX_SEED = 2**32 - 1  # np.random.seed's limit
 
 
 def seed_everything(seed=42):
-    """Seeds Python, NumPy, Keras and TensorFlow, and turns on TensorFlow's op determinism.
+    """Seeds Python, NumPy and Keras (its backend's generators too) and, on TensorFlow, turns on op determinism.
 
     After this call, re-running a notebook from a clean kernel reproduces its weight initialisations,
-    shuffles, dropout masks and training curves. Op determinism makes TensorFlow pick deterministic
-    kernels (and raise an error for an op that has none), at some cost in speed.
+    shuffles, dropout masks and training curves, on TensorFlow and on JAX. Keras's own random operations
+    (initialisers, dropout) draw from its global seed generator, which ``keras.utils.set_random_seed``
+    seeds on every backend. On TensorFlow, op determinism also makes TensorFlow pick deterministic kernels
+    (and raise an error for an op that has none), at some cost in speed. JAX needs nothing more: its
+    random numbers are explicit keys, and its CPU kernels are deterministic. The same seed gives
+    different weights on the two backends: their generators differ.
 
     Args:
         seed: an integer from 0 to ``2**32 - 1`` (the range NumPy's global generator takes); a NumPy
@@ -27,13 +31,15 @@ def seed_everything(seed=42):
     check.check_seed(seed, maximum=_MAX_SEED, expected=f"an integer from 0 to 2**32 - 1 = {_MAX_SEED}")
     seed = int(seed)  # Python's random.seed rejects NumPy integers
     import keras
-    import tensorflow as tf
 
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)  # seeds Python, NumPy and the backend together
-    tf.config.experimental.enable_op_determinism()
-    # TF's Python logger still reports retracing and deprecation warnings at WARNING level; the notebooks
-    # show only what they print themselves.
-    tf.get_logger().setLevel(logging.ERROR)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        # TF's Python logger still reports retracing and deprecation warnings at WARNING level; the
+        # notebooks show only what they print themselves.
+        tf.get_logger().setLevel(logging.ERROR)
     return seed
