@@ -12,7 +12,24 @@ TensorFlow records the operations on a tape and reads it backwards; JAX transfor
 ``gradients(loss, x, y)`` is that, on either backend, so that the notebooks and the tests say once what
 they differentiate. It differentiates with respect to the arguments it is given, as ``jax.grad`` does:
 to differentiate with respect to a layer's weights, pass their values and call the layer with
-``layer.stateless_call`` (or, as the notebooks do, write the function of the weights directly).
+``layer.stateless_call`` (or, as the notebooks do, write the function of the weights directly)::
+
+    def loss(kernel):
+        outputs, _ = dense.stateless_call([kernel, dense.bias.value], [], inputs)
+        return ops.sum(outputs**2)
+
+    (kernel_gradient,) = gradients(loss, dense.kernel.value)
+
+The two backends differentiate differently, and a function written for both keeps to what both allow:
+
+- JAX traces the function: no Python ``if`` on a tensor's value, no ``float(x)`` or NumPy round trip
+  inside it (JAX raises a ``ConcretizationTypeError`` or ``TracerArrayConversionError``; TensorFlow runs
+  them, and a NumPy round trip silently cuts the gradient, which then comes out 0).
+- The function must not change Keras state on JAX: a layer called with ``training=True`` that updates
+  its variables (batch normalisation's moving statistics) would leave JAX tracers in them.
+- Where the result does not depend on an argument, TensorFlow's tape finds no path and the gradient is
+  zeros; JAX gives zeros too, but raises where the path is cut by a non-differentiable step (an integer
+  cast, ``argmax``'s output).
 """
 
 import keras
@@ -26,15 +43,19 @@ _SUPPORTED = ("tensorflow", "jax")
 def gradients(function, *arguments):
     """The gradient of a scalar ``function(*arguments)`` with respect to each of ``arguments``.
 
-    For ``f(x_1, ..., x_n)`` returns ``(df/dx_1, ..., df/dx_n)``, each of the shape and dtype of its
-    argument (a zero gradient where ``f`` does not depend on an argument, never ``None``). TensorFlow:
-    ``tf.GradientTape``; JAX: ``jax.grad`` with ``argnums`` every argument.
+    For ``f(x_1, ..., x_n)`` returns ``(df/dx_1, ..., df/dx_n)``, each of the shape of its argument and
+    of the floating dtype the argument was converted to (a zero gradient where ``f`` does not depend on
+    an argument, never ``None``). TensorFlow: ``tf.GradientTape`` (``tape.watch`` on each argument, since
+    a tape records only what it watches); JAX: ``jax.grad`` with ``argnums`` every argument (the positions
+    of the arguments to differentiate with respect to). With one argument, unpack the tuple:
+    ``(gradient,) = gradients(f, x)``.
 
     Args:
         function: a callable of ``len(arguments)`` tensors that returns a scalar (a tensor of shape
             ``()``).
         *arguments: tensors or arrays of numbers, at least one; integers and booleans are cast to Keras's
-            float type, as everywhere in the package.
+            float type, as everywhere in the package. float64 stays float64 on TensorFlow; JAX computes
+            it in float32 unless ``JAX_ENABLE_X64=1``.
 
     Returns:
         A tuple of the gradients, backend tensors, one per argument.
@@ -71,11 +92,12 @@ def jacobian(function, x):
     """The Jacobian of ``function(x)`` with respect to ``x``: of shape ``output.shape + x.shape``.
 
     Entry ``[i..., j...]`` is ``d output[i...] / d x[j...]``. TensorFlow: ``tf.GradientTape.jacobian``;
-    JAX: ``jax.jacrev`` (reverse mode, one backward pass per output entry, as the tape's).
+    JAX: ``jax.jacrev`` ("rev" for reverse mode: a backward pass per output entry, run as one vectorised
+    computation, as the tape's ``jacobian`` runs them). ``function`` returns one tensor.
 
     Args:
         function: a callable of one tensor.
-        x: a tensor or array of numbers (integers are cast to Keras's float type).
+        x: a tensor or array of numbers (integers and booleans are cast to Keras's float type).
 
     Returns:
         The Jacobian, a backend tensor.

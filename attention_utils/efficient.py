@@ -72,7 +72,9 @@ def blockwise_attend(
     memory is ``O(T d)`` plus a tile, instead of ``O(Tq Tk)``, for one more matrix product per tile
     than autodiff's backward pass does (five, ``S_ij`` recomputed, to its four; the forward's are
     two). The gradient with respect to ``mask`` is none (booleans), and the gradient has no gradient of
-    its own: asking for second derivatives is a ``NotImplementedError``. It is a custom gradient
+    its own: asking for second derivatives is a ``NotImplementedError`` (``jax.hessian`` included), and so
+    is forward-mode differentiation (``jax.jvp``, ``jax.jacfwd``: JAX's custom gradients are reverse mode
+    only; TensorFlow's ``ForwardAccumulator`` meets the same error). It is a custom gradient
     (``keras.ops.custom_gradient``: ``tf.custom_gradient`` on TensorFlow, ``jax.custom_gradient`` on
     JAX); on other backends, and with a callable ``score``, gradients flow by plain autodiff through the
     loop, exact (to any order) but keeping every tile: a callable may close over trainable tensors that a
@@ -346,10 +348,12 @@ def _attention_recomputing_tiles_backward(query, key, value, tiling):
 
         def gradient(context_grad):
             grads = _recomputed_gradients(query, key, value, context, log_sum_exp, context_grad, tiling)
-            # Each gradient depends on its input again through `0 * x`, so that a second differentiation
-            # reaches `_not_differentiable` and its error wherever it starts, rather than finding no path
-            # (with the context's gradient a constant, the cut-off inputs above would give none: a silent 0).
-            return tuple(_not_differentiable(_sum_to_shape(grad, x) + 0 * x) for grad, x in zip(grads, inputs))
+            # Every gradient depends on every input again, through a zero, so that a second differentiation
+            # with respect to any input reaches `_not_differentiable` and its error, rather than finding no
+            # path (with the context's gradient a constant, the cut-off inputs above would give none: a
+            # silent 0). The zero is one number: 0 * (sum of each input's first entry).
+            link = sum(0 * ops.reshape(x, (-1,))[0] for x in inputs)
+            return tuple(_not_differentiable(_sum_to_shape(grad, x) + link) for grad, x in zip(grads, inputs))
 
         return context, gradient
 

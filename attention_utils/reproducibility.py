@@ -16,10 +16,12 @@ def seed_everything(seed=42):
     After this call, re-running a notebook from a clean kernel reproduces its weight initialisations,
     shuffles, dropout masks and training curves, on TensorFlow and on JAX. Keras's own random operations
     (initialisers, dropout) draw from its global seed generator, which ``keras.utils.set_random_seed``
-    seeds on every backend. On TensorFlow, op determinism also makes TensorFlow pick deterministic kernels
-    (and raise an error for an op that has none), at some cost in speed. JAX needs nothing more: its
-    random numbers are explicit keys, and its CPU kernels are deterministic. The same seed gives
-    different weights on the two backends: their generators differ.
+    seeds on every backend (it also seeds TensorFlow's generator wherever TensorFlow is installed, and so
+    imports it, on JAX too). On TensorFlow, op determinism also makes TensorFlow pick deterministic kernels
+    (and raise an error for an op that has none), at some cost in speed. On JAX, on the CPU, nothing more
+    is needed: its random numbers come from explicit keys, and XLA's CPU kernels are deterministic (on a
+    GPU, XLA needs its own flag, ``--xla_gpu_deterministic_ops``). The same seed gives different weights
+    on the two backends: their generators differ.
 
     Args:
         seed: an integer from 0 to ``2**32 - 1`` (the range NumPy's global generator takes); a NumPy

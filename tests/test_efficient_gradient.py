@@ -302,26 +302,39 @@ def test_a_callable_score_keeps_plain_autodiff_and_its_parameters_get_their_grad
     assert_gradients_close(actual[1:], expected[1:])
 
 
+@pytest.mark.parametrize("outer", ["query", "key", "value"])
 @pytest.mark.parametrize("loss", ["squared", "linear"])
-def test_second_order_gradients_are_an_error_not_a_wrong_number(inputs, loss):
+def test_second_order_gradients_are_an_error_not_a_wrong_number(inputs, loss, outer):
     # The backward pass takes the saved context and log-sum-exp as constants: differentiating it again
     # (a gradient penalty, say) would silently drop their dependence on the inputs. With a loss linear in
-    # the context, the context's gradient is a constant, and only the inputs link the gradient to them.
+    # the context, the context's gradient is a constant, and only the inputs link the gradient to them:
+    # to every one of them, whichever the second derivative is taken with respect to.
     query, key, value, cotangent = inputs
+    arguments = {"query": query, "key": key, "value": value}
 
     def loss_of(context):
         return ops.sum(context**2) if loss == "squared" else ops.sum(context * cotangent)
 
-    def gradient_penalty_gradient(query):
-        def penalty(query):
-            (grad,) = autodiff.gradients(lambda q: loss_of(blockwise_attend(q, value, key, block_size=4)), query)
-            return ops.sum(grad**2)
+    def penalty(query, key, value):
+        (grad,) = autodiff.gradients(lambda q: loss_of(blockwise_attend(q, value, key, block_size=4)), query)
+        return ops.sum(grad**2)
 
-        return autodiff.gradients(penalty, query)
+    def gradient_penalty_gradient(x):  # with respect to `outer` alone: the other inputs are constants
+        return autodiff.gradients(lambda x: penalty(**{**arguments, outer: x}), x)
 
     for run in (gradient_penalty_gradient, compiled(gradient_penalty_gradient)):
         with pytest.raises(NotImplementedError, match="no second-order gradients.*attention_utils.attend"):
-            run(query)
+            run(arguments[outer])
+
+
+@jax_only
+def test_forward_mode_is_an_error_on_jax():
+    # JAX's custom gradients are reverse mode only: jax.jvp of a custom_vjp function is JAX's own TypeError.
+    import jax
+
+    query = np.ones((3, 2), "float32")
+    with pytest.raises(TypeError, match="forward-mode"):
+        jax.jvp(lambda q: blockwise_attend(q, query, block_size=2), (query,), (query,))
 
 
 # What the backward pass keeps
