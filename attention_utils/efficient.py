@@ -610,6 +610,15 @@ def _custom_gradient_tensors(*tensors):
     return keras.backend.backend() in ("tensorflow", "jax") and not symbolic
 
 
+def _concrete_jax_arrays(*tensors):
+    """Whether the backend is JAX and ``tensors`` are arrays with values, not tracers (nor KerasTensors)."""
+    if keras.backend.backend() != "jax" or not tensors:
+        return False
+    import jax
+
+    return all(isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer) for x in tensors)
+
+
 def _tensorflow_tensors(*tensors):
     """Whether the backend is TensorFlow and ``tensors`` are its tensors (not symbolic KerasTensors)."""
     symbolic = any(isinstance(x, keras.KerasTensor) for x in tensors)
@@ -625,7 +634,14 @@ def _one_iteration_at_a_time_loop(lower, upper, body, state):
     (not symbolic KerasTensors), the loop is ``tf.while_loop`` with ``parallel_iterations=1``; the
     backward pass's loops too.
     """
-    if not _tensorflow_tensors(*(x for x in state if x is not None)):
+    tensors = [x for x in state if x is not None]
+    if _concrete_jax_arrays(*tensors):
+        # Eager JAX would compile a loop at every call (seconds); run operation by operation instead, as
+        # eager TensorFlow does. Under jax.jit or a JAX transformation the arrays are tracers: fori_loop.
+        for index in range(lower, upper):
+            state = body(index, state)
+        return state
+    if not _tensorflow_tensors(*tensors):
         return ops.fori_loop(lower, upper, body, state)
     import tensorflow as tf
 
