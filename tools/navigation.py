@@ -198,6 +198,9 @@ def index_notebook(rows, paths, notebooks):
             "`au.plots.explore_scores` make one for your own weights.\n"
             "- *Reuse* the helper package: `import attention_utils as au` gives the score functions, the "
             "masked softmax, `au.attend`, the layers, the plots and the data generators the notebooks use.\n"
+            "- *On JAX*: the package, and notebooks 01-05, also run on Keras's JAX backend "
+            '(`pip install -e ".[jax]"`, then `KERAS_BACKEND=jax` before the first import); the saved outputs '
+            "are TensorFlow's. [What runs where](https://github.com/deep-learning-attention/deep-learning-attention#tensorflow-jax-pytorch-what-runs-where).\n"
             "- *The original material*, where a notebook mentions it, is the older TensorFlow 2.5 notebook on "
             "attention this series grew out of; where it was wrong, the notebooks say what and why.\n"
             "- Each notebook ends with exercises, then its references, then the worked solutions, so that reading "
