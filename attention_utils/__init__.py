@@ -15,6 +15,13 @@ Also at the top level: ``au.seed_everything(seed)``, and ``au.grad_cam(model, im
 the class activation maps that notebook 08 sets beside CBAM's spatial maps (the function; its module is
 ``attention_utils.grad_cam``).
 
+Backends
+--------
+The package is written in ``keras.ops`` and runs on Keras's TensorFlow and JAX backends, with the same
+results (``KERAS_BACKEND=jax`` before the first import; ``pip install -e ".[jax]"``). Three features need
+TensorFlow and say so: ``grad_cam``, ``models.count_multiply_adds`` and ``decoding.traced``.
+``au.autodiff.gradients`` and ``au.autodiff.jacobian`` differentiate on either backend.
+
 Scores by name
 --------------
 ``au.scores.REGISTRY`` is the one list of score names: ``dot``, ``scaled_dot`` and ``cosine`` (no
@@ -62,7 +69,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from attention_utils import autodiff, data, decoding, efficient, layers, models, plots, positional, scores, timing, training
+from attention_utils import (
+    autodiff,
+    data,
+    decoding,
+    efficient,
+    layers,
+    models,
+    plots,
+    positional,
+    scores,
+    timing,
+    training,
+)
 from attention_utils.alignment import causal_mask, masked_softmax, padding_mask, sparsemax
 from attention_utils.attention import attend
 from attention_utils.grad_cam import grad_cam

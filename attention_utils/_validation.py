@@ -90,6 +90,14 @@ def _read_variable(x):
     return x
 
 
+def common_float_dtype(*dtypes):
+    """The wider of floating dtypes, as NumPy would choose it: float16 and float32 give float32, float16
+    and bfloat16 give float32, and float64 stays float64 on every backend (Keras's own ``result_type``
+    turns float64 into float32 on backends other than TensorFlow, even when JAX computes in float64)."""
+    dtypes = [keras.backend.standardize_dtype(dtype) for dtype in dtypes]
+    return "float64" if "float64" in dtypes else keras.backend.result_type(*dtypes)
+
+
 def lowest_float(dtype):
     """The lowest finite value of a floating dtype (``bfloat16`` included), as a Python float."""
     return float(ml_dtypes.finfo(keras.backend.standardize_dtype(dtype)).min)

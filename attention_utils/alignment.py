@@ -72,13 +72,17 @@ def _divided_by_temperature(shifted, temperature):
     (``1e-8`` in float16 rounds to 0, and 0 / 0 = NaN) is applied in a wider float instead.
     """
     dtype = keras.backend.standardize_dtype(shifted.dtype)
-    for compute_dtype in (dtype, "float32", "float64"):
+    # JAX without JAX_ENABLE_X64 silently makes float64 tensors float32: float64 is no way out there.
+    has_float64 = keras.backend.standardize_dtype(ops.convert_to_tensor(0.0, "float64").dtype) == "float64"
+    candidates = (dtype, "float32", "float64") if has_float64 else (dtype, "float32")
+    for compute_dtype in candidates:
         if check.smallest_normal_float(compute_dtype) <= temperature <= check.largest_float(compute_dtype):
             break
-    else:  # below float64's normal range: processors flush such numbers to 0
+    else:  # below the widest float's normal range: processors flush such numbers to 0
+        widest = candidates[-1]
         raise ValueError(
-            "Invalid value for argument temperature. Expected a positive number that float64 holds as a "
-            f"normal number (at least {check.smallest_normal_float('float64')}). Received: "
+            f"Invalid value for argument temperature. Expected a positive number that {widest} holds as a "
+            f"normal number (at least {check.smallest_normal_float(widest)}). Received: "
             f"temperature={temperature!r}"
         )
     # convert_to_tensor, not cast: ops.cast(1e-38, "float64") goes through float32 and flushes it to 0.

@@ -5,7 +5,6 @@
 functions that get around the wall are in ``attention_utils.efficient`` (notebook 12).
 """
 
-import keras
 from keras import ops
 
 from attention_utils import _validation as check
@@ -62,6 +61,6 @@ def attend(query, value, key=None, score="scaled_dot", mask=None):
     scores = score_function(query, key)
     weights = masked_softmax(scores, mask)
     # The wider of the two dtypes: float16 weights must not round float32 values (nor the other way).
-    dtype = keras.backend.result_type(weights.dtype, value.dtype)
+    dtype = check.common_float_dtype(weights.dtype, value.dtype)
     context = ops.matmul(ops.cast(weights, dtype), ops.cast(value, dtype))
     return context, weights

@@ -5,7 +5,7 @@
 | `greedy_decode`         | feeds a teacher-forced model its own outputs, one step at a time     |
 | `generate`              | continues a prompt greedily, with or without a key-value cache       |
 | `cache_bytes_per_token` | the bytes a language model's key-value cache grows by with each token |
-| `traced`                | a language model's forward passes as two `tf.function`s, traced once  |
+| `traced`                | TensorFlow only: the forward passes as `tf.function`s, traced once    |
 """
 
 import time
@@ -212,7 +212,10 @@ def traced(model):
     for each cached key and value, so each function is traced once, at its first call, for every
     batch size and length.
 
-    TensorFlow backend only. The model is not copied: the traced functions read its current weights.
+    TensorFlow only: it builds ``tf.function``s with input signatures, a TensorFlow feature (``jax.jit``
+    compiles again for every new shape, so a growing sequence would be compiled at every step); on
+    another backend, a ``RuntimeError`` naming ``KERAS_BACKEND``, after the model is checked. The model
+    is not copied: the traced functions read its current weights.
 
     Args:
         model: a ``TransformerLanguageModel``, or a Keras model with its protocol: ``model(tokens,
@@ -228,14 +231,14 @@ def traced(model):
         ``traced_model.step`` are the two ``tf.function``s (``experimental_get_tracing_count()`` counts
         their traces).
     """
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "traced builds TensorFlow functions; it needs KERAS_BACKEND=tensorflow. "
-            f"Received: backend={keras.backend.backend()!r}"
-        )
     if not callable(getattr(model, "empty_cache", None)):
         raise TypeError(
             "Invalid value for argument model. Expected a language model with an empty_cache(batch_size) "
             f"method and a cache argument. Received: model of type {type(model).__name__}"
+        )
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "traced builds TensorFlow functions; it needs KERAS_BACKEND=tensorflow. "
+            f"Received: backend={keras.backend.backend()!r}"
         )
     return TracedLanguageModel(model)

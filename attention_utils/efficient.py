@@ -759,7 +759,7 @@ def _queries_keys_values(query, value, key, score):
     check.check_leading_dims_broadcast(key, key_name, value, "value")
     for x, name in ((query, "query"), (key, key_name)):
         check.check_known_dim(x, name, -2, "length on axis -2 (the blocks are cut at fixed positions)")
-    dtype = keras.backend.result_type(query.dtype, key.dtype, value.dtype)
+    dtype = check.common_float_dtype(query.dtype, key.dtype, value.dtype)
     return ops.cast(query, dtype), ops.cast(key, dtype), ops.cast(value, dtype)
 
 

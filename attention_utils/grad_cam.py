@@ -1,8 +1,11 @@
 """Grad-CAM: where in a feature map a classifier found the evidence for a class (Selvaraju et al. 2017).
 
 Woo et al. (2018, Figure 4) use it to compare ResNet-50 with and without CBAM on the same images;
-notebook 08 does the same with a small CNN. ``grad_cam`` needs the TensorFlow backend (it takes
-gradients with ``tf.GradientTape``), which ``import attention_utils`` selects unless told otherwise.
+notebook 08 does the same with a small CNN. ``grad_cam`` is TensorFlow only: it needs the gradient with
+respect to an intermediate layer's output, which ``tf.GradientTape`` records while the model runs; JAX
+differentiates functions of their arguments only, and a layer's output is not one. ``import
+attention_utils`` selects TensorFlow unless told otherwise; on another backend ``grad_cam`` checks its
+arguments, then raises a ``RuntimeError`` naming ``KERAS_BACKEND``.
 """
 
 import keras
@@ -41,17 +44,13 @@ def grad_cam(model, images, feature_layer, class_index=None):
             (the prediction), an integer for the same class for every image, or integers of shape
             ``(batch_size,)``.
 
+    TensorFlow only (see the module's docstring): on another backend, a ``RuntimeError`` after the
+    arguments are checked.
+
     Returns:
         The maps ``L^c``, of shape ``(batch_size, height, width)``, at the feature map's resolution
         and not normalised (scale them for display).
     """
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "grad_cam takes gradients with TensorFlow; it needs KERAS_BACKEND=tensorflow. "
-            f"Received: backend={keras.backend.backend()!r}"
-        )
-    import tensorflow as tf
-
     layer = _check_model_and_layer(model, feature_layer)
     images = check.as_float_tensor(images, "images")
     expected = (None, *tuple(model.inputs[0].shape)[1:])
@@ -61,11 +60,19 @@ def grad_cam(model, images, feature_layer, class_index=None):
             f"Invalid shape for argument images. Expected a batch for the model's input, of shape {expected}. "
             f"Received: images.shape={shape}"
         )
-    num_classes = tuple(model.outputs[0].shape)[-1]
+    classes = _check_class_index(class_index, tuple(model.outputs[0].shape)[-1], shape[0])
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "grad_cam takes the gradient with respect to a layer's output with tf.GradientTape; it needs "
+            f"KERAS_BACKEND=tensorflow. Received: backend={keras.backend.backend()!r}"
+        )
+    import tensorflow as tf
+
     features_and_scores = keras.Model(model.inputs, [layer.output, model.outputs[0]])
     with tf.GradientTape() as tape:
         features, scores = features_and_scores(images, training=False)
-        classes = _classes(class_index, scores, num_classes, shape[0])
+        if classes is None:  # the prediction
+            classes = ops.cast(ops.argmax(scores, axis=-1), "int32")
         chosen = ops.take_along_axis(scores, ops.expand_dims(classes, -1), axis=-1)  # y^c, (batch_size, 1)
     # The sum of the chosen scores: each depends on its own image's features only (inference mode).
     gradients = tape.gradient(chosen, features)
@@ -118,10 +125,11 @@ def _check_model_and_layer(model, feature_layer):
     return layer
 
 
-def _classes(class_index, scores, num_classes, batch_size):
-    """The class of each image, ``(batch_size,)`` int32: the top score's, or ``class_index`` checked."""
+def _check_class_index(class_index, num_classes, batch_size):
+    """The class of each image, ``(batch_size,)`` int32, from ``class_index`` checked; ``None`` stays
+    ``None`` (the prediction, known once the model has run)."""
     if class_index is None:
-        return ops.cast(ops.argmax(scores, axis=-1), "int32")
+        return None
     expected = f"None, a class from 0 to {num_classes - 1}, or one such class per image"
     if isinstance(class_index, (int, np.integer)) and not isinstance(class_index, bool):
         classes = np.full((batch_size,), class_index)

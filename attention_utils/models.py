@@ -304,6 +304,10 @@ def count_multiply_adds(model):
     applied twice is counted twice. Poolings, batch normalisation, activations and element-wise
     products and sums are not counted (nor are they by the papers).
 
+    TensorFlow only: the count reads the operations of the TensorFlow graph that ``tf.function`` traces
+    (their types and shapes), which no other backend builds; on another backend, a ``RuntimeError``
+    naming ``KERAS_BACKEND``.
+
     Args:
         model: a built Keras model whose inputs have known shapes apart from the batch dimension.
 

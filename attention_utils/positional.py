@@ -22,6 +22,7 @@ at ``m`` with a key at ``n`` depends on the positions only through ``m - n``.
 import numpy as np
 from keras import ops
 
+from attention_utils import _float64
 from attention_utils import _validation as check
 
 BASE = 10000.0  # Vaswani et al. 2017, section 3.5
@@ -148,7 +149,7 @@ def rotary_embedding(x, positions=None, *, base=BASE, layout="interleaved"):
         positions = ops.cast(positions, x.dtype)
     frequencies = ops.convert_to_tensor(base ** (-np.arange(0, depth, 2) / depth), dtype=x.dtype)
     angles = ops.expand_dims(positions, -1) * frequencies  # (..., T, d / 2)
-    cos, sin = ops.cos(angles), ops.sin(angles)
+    cos, sin = _float64.cos(angles), _float64.sin(angles)
     if layout == "half":
         first, second = x[..., : depth // 2], x[..., depth // 2 :]
         return ops.concatenate([first * cos - second * sin, first * sin + second * cos], axis=-1)

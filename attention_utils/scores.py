@@ -47,9 +47,9 @@ pass a callable ``score(query, key)``, for instance ``functools.partial(scores.b
 import dataclasses
 import typing
 
-import keras
 from keras import ops
 
+from attention_utils import _float64
 from attention_utils import _validation as check
 
 
@@ -68,7 +68,7 @@ def _queries_and_keys(query, key, same_size=True):
 
 
 def _common_float_dtype(*tensors):
-    return keras.backend.result_type(*(tensor.dtype for tensor in tensors))
+    return check.common_float_dtype(*(tensor.dtype for tensor in tensors))
 
 
 def unit_vectors(x, epsilon=1e-12):
@@ -85,7 +85,8 @@ def unit_vectors(x, epsilon=1e-12):
     largest = ops.where(largest > 0, largest, ops.ones_like(largest))
     scaled = x / largest  # components in [-1, 1], the largest of magnitude 1
     floor = ops.cast(epsilon, x.dtype) / largest  # |x| >= epsilon  <=>  |scaled| >= epsilon / largest
-    denominator = ops.maximum(ops.norm(scaled, axis=-1, keepdims=True), floor)
+    # sqrt(sum(square)), not ops.norm, which computes float64 in float32 on JAX (keras-team/keras#23223).
+    denominator = ops.maximum(ops.sqrt(ops.sum(ops.square(scaled), axis=-1, keepdims=True)), floor)
     return scaled / ops.where(denominator > 0, denominator, ops.ones_like(denominator))
 
 
@@ -227,7 +228,7 @@ def additive(query, key, w_query, w_key, v):
     query, key, w_query, w_key, v = (ops.cast(x, dtype) for x in (query, key, w_query, w_key, v))
     projected_query = ops.expand_dims(ops.matmul(query, w_query), -2)  # (..., Tq, 1, units)
     projected_key = ops.expand_dims(ops.matmul(key, w_key), -3)  # (..., 1, Tk, units)
-    return ops.sum(ops.multiply(ops.tanh(ops.add(projected_query, projected_key)), v), axis=-1)
+    return ops.sum(ops.multiply(_float64.tanh(ops.add(projected_query, projected_key)), v), axis=-1)
 
 
 def projected(query, key, w_query, w_key, scale=None):

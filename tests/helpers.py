@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from keras import ops
 
+from attention_utils import autodiff
+
 
 def numpy_of(x):
     """Any tensor (or array) as a NumPy array."""
@@ -65,9 +67,18 @@ def error_for_integer_argument(value):
     return ValueError if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else TypeError
 
 
-# Tests of TensorFlow itself (tracing inside tf.function, its graphs, its allocator): skipped on other backends.
+# Tests of TensorFlow itself (tracing inside tf.function, its graphs, its allocator), and of the features
+# that need it (grad_cam, count_multiply_adds, decoding.traced): skipped on other backends.
 tensorflow_only = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="about TensorFlow itself (tf.function, its graphs or allocator)"
+    keras.backend.backend() != "tensorflow",
+    reason="needs TensorFlow: a test of TensorFlow itself (tf.function, its graphs) or of a TensorFlow-only feature",
+)
+
+
+# The other side of a feature that needs TensorFlow (grad_cam, count_multiply_adds, decoding.traced): on
+# the other backends it must raise an error that names KERAS_BACKEND.
+other_than_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() == "tensorflow", reason="checks the error a TensorFlow-only feature raises elsewhere"
 )
 
 
@@ -81,3 +92,20 @@ def compiled(function, xla=False):
     import tensorflow as tf
 
     return tf.function(function, autograph=False, jit_compile=xla)
+
+
+def weight_gradients(function, variables):
+    """The gradient of the scalar ``function()`` with respect to each of ``variables`` (Keras variables of
+    built layers), on any backend, zeros where it does not depend on one.
+
+    JAX differentiates a function's arguments only, not the variables it reads: the variables' values
+    are passed in as arguments and stand in for the variables while ``function`` runs
+    (``keras.StatelessScope``), so that the same test differentiates on TensorFlow and on JAX.
+    """
+    variables = list(variables)
+
+    def of_values(*values):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return function()
+
+    return autodiff.gradients(of_values, *(variable.value for variable in variables))

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from helpers import numpy_of, saved_and_loaded
+from helpers import numpy_of, other_than_tensorflow, saved_and_loaded, tensorflow_only, weight_gradients
 from keras import ops
 
 from attention_utils import layers, models
@@ -133,13 +133,13 @@ def test_spatial_attention_moving_statistics_keep_momentum_of_the_old_value(feat
 
 def test_a_fresh_spatial_gate_moves_its_scale_first(features):
     # With gamma = 0 nothing reaches the convolution's kernel; gamma itself gets a gradient.
-    import tensorflow as tf
-
     layer = layers.SpatialAttention(kernel_size=3)
+    layer.build(SHAPE)
     target = np.random.default_rng(1).normal(size=SHAPE).astype("float32")
-    with tf.GradientTape() as tape:
-        loss = keras.ops.mean((layer(features, training=True) - target) ** 2)
-    kernel_gradient, gamma_gradient = tape.gradient(loss, [layer.conv.kernel.value, layer.batch_norm.gamma.value])
+    kernel_gradient, gamma_gradient = weight_gradients(
+        lambda: keras.ops.mean((layer(features, training=True) - target) ** 2),
+        [layer.conv.kernel, layer.batch_norm.gamma],
+    )
     np.testing.assert_array_equal(numpy_of(kernel_gradient), 0.0)
     assert abs(float(numpy_of(gamma_gradient)[0])) > 1e-6
 
@@ -245,20 +245,26 @@ def test_a_reduction_ratio_larger_than_the_channels_is_rejected_with_both_number
         layers.ChannelAttention()(np.zeros((1, 4, 4, 8), "float32"))
 
 
-@pytest.mark.parametrize(
-    "attention, parameters, millions, gflops",
-    [
-        (None, 25_557_032, 25.56, 3.858),
-        ("se", 28_088_024, 28.09, 3.860),
-        ("cbam", 28_089_624, 28.09, 3.864),
-    ],
-)
-def test_resnet50_reproduces_table_4_of_woo_et_al(attention, parameters, millions, gflops):
+TABLE_4_OF_WOO_ET_AL = [  # (attention, parameters, millions of parameters, GFLOPs)
+    (None, 25_557_032, 25.56, 3.858),
+    ("se", 28_088_024, 28.09, 3.860),
+    ("cbam", 28_089_624, 28.09, 3.864),
+]
+
+
+@pytest.mark.parametrize("attention, parameters, millions, gflops", TABLE_4_OF_WOO_ET_AL)
+def test_resnet50_has_the_parameters_of_table_4_of_woo_et_al(attention, parameters, millions, gflops):
     model = models.resnet50(attention)
     # PyTorch's parameters() leave out batch normalisation's moving statistics; so do trainable_weights.
     assert models.trainable_parameters(model) == parameters  # torchvision's ResNet-50 has 25,557,032
     assert round(models.trainable_parameters(model) / 1e6, 2) == millions
-    assert round(models.count_multiply_adds(model) / 1e9, 3) == gflops
+    keras.backend.clear_session()
+
+
+@tensorflow_only  # count_multiply_adds reads TensorFlow's graph
+@pytest.mark.parametrize("attention, parameters, millions, gflops", TABLE_4_OF_WOO_ET_AL)
+def test_resnet50_has_the_multiply_adds_of_table_4_of_woo_et_al(attention, parameters, millions, gflops):
+    assert round(models.count_multiply_adds(models.resnet50(attention)) / 1e9, 3) == gflops
     keras.backend.clear_session()
 
 
@@ -286,12 +292,22 @@ def test_resnet50_accepts_a_callable_and_rejects_unknown_modules():
         models.resnet50("bam")
 
 
-def test_count_multiply_adds_counts_convolutions_and_each_use_of_a_shared_mlp():
+def small_attention_classifier():
     inputs = keras.Input((8, 8, 3))
     features = keras.layers.Conv2D(16, 3, padding="same")(inputs)
     features = layers.ChannelAttention(reduction_ratio=4)(features)
     outputs = keras.layers.Dense(5)(keras.layers.GlobalAveragePooling2D()(features))
-    model = keras.Model(inputs, outputs)
+    return keras.Model(inputs, outputs)
+
+
+@tensorflow_only
+def test_count_multiply_adds_counts_convolutions_and_each_use_of_a_shared_mlp():
     convolution = 8 * 8 * 16 * 3 * 3 * 3
     shared_mlp_twice = 2 * (16 * 4 + 4 * 16)
-    assert models.count_multiply_adds(model) == convolution + shared_mlp_twice + 16 * 5
+    assert models.count_multiply_adds(small_attention_classifier()) == convolution + shared_mlp_twice + 16 * 5
+
+
+@other_than_tensorflow
+def test_count_multiply_adds_on_another_backend_is_an_error_that_names_the_backend():
+    with pytest.raises(RuntimeError, match=r"needs KERAS_BACKEND=tensorflow\. Received: backend="):
+        models.count_multiply_adds(small_attention_classifier())

@@ -34,7 +34,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import pytest
-from helpers import numpy_of, saved_and_loaded
+from helpers import numpy_of, saved_and_loaded, tensorflow_only
 from keras import ops
 
 import attention_utils
@@ -68,6 +68,7 @@ class Entry:
     parity: str = None  # the exact reference, a key of PARITY_REFERENCES
     deterministic: bool = True  # False for a layer that samples: its draws differ from dtype to dtype
     xfails: dict = dataclasses.field(default_factory=dict)  # property -> the bug that makes it fail
+    tensorflow_only: bool = False  # needs TensorFlow (says so on other backends): skipped there
 
     @property
     def family(self):
@@ -460,6 +461,7 @@ REGISTRY = {
         lambda: lambda images: grad_cam(small_classifier(), images, "features"),
         shapes=lambda b: [(b, 3, 3)],
         properties=("shapes", "empty_batch"),
+        tensorflow_only=True,  # it takes gradients with TensorFlow; test_grad_cam checks the error elsewhere
     ),
 }
 
@@ -877,6 +879,8 @@ def entries_with(prop, layers_only=False):
         if prop not in entry.properties or (layers_only and not entry.family.layer):
             continue
         marks = [pytest.mark.xfail(strict=True, reason=entry.xfails[prop])] if prop in entry.xfails else []
+        if entry.tensorflow_only:
+            marks.append(tensorflow_only)
         params.append(pytest.param(name, id=name, marks=marks))
     return params
 

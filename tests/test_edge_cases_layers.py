@@ -4,7 +4,7 @@ feature sizes that change after ``build``. Each was a silent wrong answer or an 
 import keras
 import numpy as np
 import pytest
-from helpers import numpy_of
+from helpers import numpy_of, tensorflow_only
 
 from attention_utils import layers, models
 from attention_utils.positional import sinusoidal_positional_encoding
@@ -164,8 +164,11 @@ def test_frobenius_penalty_of_an_empty_batch_is_zero():
     assert float(numpy_of(layers.frobenius_penalty(np.zeros((2, 0, 2, 3))))) == 0.0
 
 
+# A batch size unknown until the call exists only in a TensorFlow graph: JAX traces with the call's shapes.
+@tensorflow_only
 def test_frobenius_penalty_of_an_empty_batch_is_zero_in_a_graph():
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
     penalty = tf.function(layers.frobenius_penalty, input_signature=[tf.TensorSpec((None, 2, 3), "float32")])
     assert float(penalty(np.zeros((0, 2, 3), "float32"))) == 0.0
     one_hot = np.eye(3, dtype="float32")[None, :2]  # two hops on two positions: no penalty
@@ -348,9 +351,11 @@ def test_bahdanau_decoder_on_an_empty_batch(rng):
     assert tuple(weights.shape) == (0, 3, 4)
 
 
+@tensorflow_only  # as above: only a TensorFlow graph has a batch size unknown until the call
 @pytest.mark.parametrize("name", ["CBAM", "SqueezeExcitation", "SpatialAttention"])
 def test_an_empty_batch_of_unknown_size_in_a_graph(rng, name):
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
     layer = LAYERS[name][0]()
     layer(draw(rng, 2, 4, 4, 4))
     traced = tf.function(lambda x: layer(x), input_signature=[tf.TensorSpec((None, 4, 4, 4), "float32")])

@@ -1,9 +1,13 @@
-"""Grad-CAM against its equations in NumPy (Selvaraju et al. 2017, eqs. 1-2), and its bad input."""
+"""Grad-CAM against its equations in NumPy (Selvaraju et al. 2017, eqs. 1-2), and its bad input.
+
+grad_cam is TensorFlow only (it takes the gradient with respect to a layer's output with tf.GradientTape):
+its maps are checked on TensorFlow, its argument checks on every backend, and on the others the error
+that names KERAS_BACKEND."""
 
 import keras
 import numpy as np
 import pytest
-from helpers import numpy_of
+from helpers import numpy_of, other_than_tensorflow, tensorflow_only
 
 from attention_utils import grad_cam
 
@@ -39,6 +43,7 @@ def feature_maps(model, images):
     return numpy_of(keras.Model(model.input, model.get_layer("features").output)(images))
 
 
+@tensorflow_only
 def test_after_global_average_pooling_grad_cam_is_the_class_activation_map(images):
     # y^c = sum_k W[k, c] mean_ij A^k_ij + b_c, so alpha^c_k = W[k, c] / (h w): Zhou et al.'s CAM, scaled.
     model = gap_model()
@@ -49,6 +54,7 @@ def test_after_global_average_pooling_grad_cam_is_the_class_activation_map(image
     np.testing.assert_allclose(numpy_of(grad_cam(model, images, "features")), expected, rtol=1e-5, atol=1e-6)
 
 
+@tensorflow_only
 def test_after_flatten_the_channel_weights_are_the_dense_weights_averaged_over_positions(images):
     # y^c = sum_{ijk} W[(i, j, k), c] A^k_ij + b_c: the gradient at each position is that position's weight.
     model = flatten_model()
@@ -61,6 +67,7 @@ def test_after_flatten_the_channel_weights_are_the_dense_weights_averaged_over_p
     np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-6)
 
 
+@tensorflow_only
 def test_each_image_gets_its_own_map_whatever_the_batch(images):
     model = flatten_model()
     together = numpy_of(grad_cam(model, images, "features", class_index=2))
@@ -68,6 +75,7 @@ def test_each_image_gets_its_own_map_whatever_the_batch(images):
     np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
 
 
+@tensorflow_only
 def test_the_default_class_is_the_prediction_and_the_layer_may_be_given_itself(images):
     model = flatten_model()
     predicted = numpy_of(model(images)).argmax(axis=-1)
@@ -77,16 +85,19 @@ def test_the_default_class_is_the_prediction_and_the_layer_may_be_given_itself(i
     )
 
 
+@tensorflow_only
 def test_maps_are_non_negative_and_at_the_feature_maps_resolution(images):
     outputs = numpy_of(grad_cam(flatten_model(), images, "features", class_index=0))
     assert outputs.shape == (5, 3, 3) and (outputs >= 0).all()
 
 
+@tensorflow_only
 def test_an_empty_batch_gives_no_maps(images):
     assert tuple(grad_cam(gap_model(), images[:0], "features").shape) == (0, 3, 3)
     assert tuple(grad_cam(gap_model(), images[:0], "features", class_index=np.zeros(0, int)).shape) == (0, 3, 3)
 
 
+@tensorflow_only
 def test_a_model_in_inference_mode_uses_the_moving_statistics(images):
     # Batch normalisation after the features: in training mode the batch would mix the images' maps.
     model = features_then(
@@ -97,7 +108,13 @@ def test_a_model_in_inference_mode_uses_the_moving_statistics(images):
     np.testing.assert_allclose(together[:1], alone, rtol=1e-5, atol=1e-6)
 
 
-# ---- bad input: TypeError for a wrong type, ValueError for a wrong value or shape ----
+@other_than_tensorflow
+def test_on_another_backend_valid_arguments_get_an_error_that_names_the_backend(images):
+    with pytest.raises(RuntimeError, match=r"needs KERAS_BACKEND=tensorflow\. Received: backend="):
+        grad_cam(gap_model(), images, "features", class_index=1)
+
+
+# ---- bad input, on every backend: TypeError for a wrong type, ValueError for a wrong value or shape ----
 
 
 def two_outputs():

@@ -34,12 +34,17 @@ def embedded_tokens():
     return embedding(TOKEN_IDS)
 
 
+# Values of another size than the keys, as a canary for a mix-up of the two, where the backend allows it:
+# on JAX, Keras 3.15's dot-product-attention path needs them equal (see the test below).
+VALUE_DIM = 5 if keras.backend.backend() == "tensorflow" else 3
+
+
 def multi_head_attention(**kwargs):
     # Random biases, as after training, so that an output equal to b^O is told apart from zero.
     return keras.layers.MultiHeadAttention(
         num_heads=2,
         key_dim=3,
-        value_dim=5,
+        value_dim=VALUE_DIM,
         bias_initializer=keras.initializers.RandomNormal(stddev=0.5, seed=1),
         **kwargs,
     )
@@ -73,6 +78,17 @@ def test_mha_fully_masked_query_gets_zero_weights_and_outputs_the_bias_on_the_so
         np.broadcast_to(layer.output_dense.bias.numpy(), output[PADDED].shape),
         err_msg=no_longer("outputs b^O alone for a fully masked query when asked for its weights", where),
     )
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="a limit of Keras's JAX backend")
+def test_mha_on_jax_needs_values_of_the_keys_size_on_the_dot_product_attention_path():
+    # Keras hands the heads to jax.nn.dot_product_attention, which requires one head size for keys and
+    # values; its fallback reshapes to the key size and fails too. The softmax path takes any value_dim.
+    sequence = np.random.default_rng(0).normal(size=(2, 5, D)).astype("float32")
+    layer = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=5)
+    assert tuple(layer(sequence, sequence, return_attention_scores=True)[0].shape) == (2, 5, D)
+    with pytest.raises(TypeError, match="cannot reshape"):
+        layer(sequence, sequence)
 
 
 def test_mha_fully_masked_query_averages_every_value_on_the_dot_product_attention_path():

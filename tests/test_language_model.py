@@ -6,7 +6,7 @@ eager one, one trace for every length), and bad input."""
 import keras
 import numpy as np
 import pytest
-from helpers import numpy_of, saved_and_loaded
+from helpers import numpy_of, other_than_tensorflow, saved_and_loaded, tensorflow_only
 
 from attention_utils.decoding import cache_bytes_per_token, generate, traced
 from attention_utils.layers import TransformerDecoderBlock
@@ -369,6 +369,7 @@ def test_generate_bad_arguments_are_named(tokens):
 # ---- traced ----
 
 
+@tensorflow_only
 @pytest.mark.parametrize("positions", ["learned", "rotary"])
 def test_a_traced_model_gives_the_logits_and_tokens_of_the_eager_one(trained_model, tokens, positions):
     # The trained model has dropout: equal outputs also say the traced functions run with training=False.
@@ -384,6 +385,7 @@ def test_a_traced_model_gives_the_logits_and_tokens_of_the_eager_one(trained_mod
         np.testing.assert_array_equal(ids, expected)
 
 
+@tensorflow_only
 def test_a_traced_model_is_traced_once_for_every_batch_size_and_length(rng):
     model = language_model("sinusoidal", num_key_value_heads=1)
     traced_model = traced(model)
@@ -399,6 +401,7 @@ def test_a_traced_model_is_traced_once_for_every_batch_size_and_length(rng):
     assert traced_model.max_positions == model.max_positions == MAX_LENGTH
 
 
+@tensorflow_only
 def test_a_traced_model_reads_the_current_weights(tokens):
     model = language_model()
     traced_model = traced(model)
@@ -410,13 +413,19 @@ def test_a_traced_model_reads_the_current_weights(tokens):
     assert traced_model.full.experimental_get_tracing_count() == 1
 
 
-def test_traced_bad_arguments_are_named(tokens, monkeypatch):
-    model = language_model()
+@tensorflow_only
+def test_a_traced_model_only_decodes(tokens):
     with pytest.raises(ValueError, match=r"argument training\b.*Received: training=True"):
-        traced(model)(tokens, training=True)
+        traced(language_model())(tokens, training=True)
+
+
+def test_traced_needs_a_language_model():
     functional = keras.Model(inputs := keras.Input((None,), dtype="int32"), keras.layers.Embedding(5, 5)(inputs))
     with pytest.raises(TypeError, match=r"argument model\b.*empty_cache.*Received: model of type Functional"):
         traced(functional)
-    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    with pytest.raises(RuntimeError, match=r"KERAS_BACKEND=tensorflow.*Received: backend='jax'"):
-        traced(model)
+
+
+@other_than_tensorflow
+def test_traced_on_another_backend_is_an_error_that_names_the_backend():
+    with pytest.raises(RuntimeError, match=r"needs KERAS_BACKEND=tensorflow\. Received: backend="):
+        traced(language_model())

@@ -3,8 +3,7 @@ through their difference, the two feature layouts, and bad arguments named."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
-from helpers import numpy_of
+from helpers import compiled, numpy_of
 
 from attention_utils.positional import rotary_embedding, sinusoidal_positional_encoding
 
@@ -74,9 +73,9 @@ def test_its_frequencies_are_the_sinusoidal_encodings(rng):
     np.testing.assert_allclose(rotated[:, 1::2], encoding[:, 1::2], atol=1e-10)
 
 
-def test_float32_inside_tf_function_and_an_empty_batch(rng):
+def test_float32_inside_a_compiled_function_and_an_empty_batch(rng):
     x = rng.normal(size=(2, 5, D)).astype("float32")
-    traced = tf.function(lambda x: rotary_embedding(x), autograph=False)
+    traced = compiled(lambda x: rotary_embedding(x))
     np.testing.assert_allclose(numpy_of(traced(x)), numpy_of(rotary_embedding(x)), atol=1e-6)
     assert numpy_of(traced(x)).dtype == np.float32
     assert numpy_of(rotary_embedding(np.zeros((0, 5, D), "float32"))).shape == (0, 5, D)

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from attention_utils import _float64
 from attention_utils import _validation as check
 from attention_utils.alignment import masked_softmax
 from attention_utils.layers._base import MASK_LIST, split_list
@@ -71,7 +72,7 @@ class ParallelCoAttention(keras.layers.Layer):
     def affinity(self, question, image):
         """The affinity matrix ``C = tanh(Q W_b V^T)``, ``(batch_size, T, N)``: the paper's ``tanh(Q^T W_b V)``."""
         question, image = self._split_inputs([question, image])
-        return ops.tanh(ops.matmul(ops.matmul(question, self.w_b), ops.swapaxes(image, -1, -2)))
+        return _float64.tanh(ops.matmul(ops.matmul(question, self.w_b), ops.swapaxes(image, -1, -2)))
 
     def call(self, inputs, mask=None, return_attention_scores=False):
         question, image = self._split_inputs(inputs)
@@ -83,8 +84,8 @@ class ParallelCoAttention(keras.layers.Layer):
             affinity = affinity * ops.cast(ops.expand_dims(image_mask, -2), affinity.dtype)
         projected_question = ops.matmul(question, self.w_q)  # (batch, T, k)
         projected_image = ops.matmul(image, self.w_v)  # (batch, N, k)
-        hidden_image = ops.tanh(projected_image + ops.matmul(ops.swapaxes(affinity, -1, -2), projected_question))
-        hidden_question = ops.tanh(projected_question + ops.matmul(affinity, projected_image))  # 2.
+        hidden_image = _float64.tanh(projected_image + ops.matmul(ops.swapaxes(affinity, -1, -2), projected_question))
+        hidden_question = _float64.tanh(projected_question + ops.matmul(affinity, projected_image))  # 2.
         image_weights = masked_softmax(ops.matmul(hidden_image, self.w_hv), image_mask)  # 3. a^v (batch, N)
         question_weights = masked_softmax(ops.matmul(hidden_question, self.w_hq), question_mask)  # a^q (batch, T)
         attended_question = ops.sum(ops.expand_dims(question_weights, -1) * question, axis=1)  # 4. q_hat

@@ -8,6 +8,7 @@ decoding of a trained translator is ``attention_utils.decoding.greedy_decode``.
 import keras
 from keras import ops
 
+from attention_utils import _float64
 from attention_utils import _validation as check
 from attention_utils.alignment import masked_softmax
 from attention_utils.layers.bahdanau import BahdanauAttention
@@ -67,8 +68,9 @@ class BahdanauDecoder(keras.layers.Layer):
         self.attention_units = attention_units
         self.attention = BahdanauAttention(attention_units or units, dtype=self.dtype_policy, name="attention")
         cell_options = {}
-        if self.dtype_policy.variable_dtype == "bfloat16":
-            # TensorFlow has no bfloat16 QR decomposition, which the orthogonal initializer needs.
+        if self.dtype_policy.variable_dtype in ("float16", "bfloat16"):
+            # The orthogonal initializer needs a QR decomposition, which TensorFlow lacks in bfloat16
+            # and JAX in both half precisions: it is computed in float32 and cast.
             cell_options["recurrent_initializer"] = _Float32Orthogonal()
         self.cell = keras.layers.GRUCell(units, reset_after=False, dtype=self.dtype_policy, name="cell", **cell_options)
         self._built_dims = None
@@ -96,7 +98,7 @@ class BahdanauDecoder(keras.layers.Layer):
         for previous_target in ops.unstack(inputs, axis=1):  # y_{i-1}, (batch, input_dim)
             # 1. e_ij = v_a^T tanh(W_a s_{i-1} + U_a h_j), (batch, Tx)
             projected_state = ops.expand_dims(ops.matmul(state, attention.w_query), 1)
-            scores = ops.sum(ops.tanh(projected_state + projected_annotations) * attention.v, axis=-1)
+            scores = ops.sum(_float64.tanh(projected_state + projected_annotations) * attention.v, axis=-1)
             # 2. alpha_ij = softmax_j(e_ij), 0 on padding; 3. c_i = sum_j alpha_ij h_j
             step_weights = masked_softmax(scores, annotations_mask)
             context = ops.einsum("bj,bjd->bd", step_weights, annotations)
@@ -146,7 +148,7 @@ class BahdanauDecoder(keras.layers.Layer):
 
 
 class _Float32Orthogonal(keras.initializers.Orthogonal):
-    """The orthogonal initializer, computed in float32 and cast: for bfloat16 variables."""
+    """The orthogonal initializer, computed in float32 and cast: for float16 and bfloat16 variables."""
 
     def __call__(self, shape, dtype=None):
         return ops.cast(super().__call__(shape, dtype="float32"), dtype or keras.backend.floatx())

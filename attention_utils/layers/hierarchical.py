@@ -5,6 +5,7 @@ makes the document vector."""
 import keras
 from keras import ops
 
+from attention_utils import _float64
 from attention_utils import _validation as check
 from attention_utils.alignment import masked_softmax
 
@@ -71,7 +72,7 @@ class AttentionPooling(keras.layers.Layer):
     def call(self, inputs, mask=None, return_attention_scores=False):
         check.check_rank_at_least(inputs, "inputs", 3, "(batch_size, ..., T, features)")
         check.check_built_features(self, inputs, "inputs", self.kernel.shape[0])
-        hidden = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)  # u_t = tanh(W h_t + b)
+        hidden = _float64.tanh(ops.matmul(inputs, self.kernel) + self.bias)  # u_t = tanh(W h_t + b)
         scores = ops.matmul(hidden, self.context_vector)  # e_t = u_t^T u_w: (batch_size, ..., T)
         if mask is not None:
             mask = check.as_bool_mask(mask, "mask")

@@ -5,6 +5,7 @@ import typing
 import keras
 from keras import ops
 
+from attention_utils import _float64
 from attention_utils import _validation as check
 from attention_utils.alignment import masked_softmax
 from attention_utils.layers.luong import LuongAttention
@@ -140,8 +141,8 @@ class LocalAttention(LuongAttention):
         weights = masked_softmax(scores, window.mask)  # Luong et al. 2015, eq. 7, over the window
         if self.mode == "predictive":
             sigma = self.window / 2.0
-            distance = ops.cast(window.positions, weights.dtype) - ops.expand_dims(window.centre, -1)
-            weights = weights * ops.exp(-ops.square(distance) / (2.0 * sigma**2))  # eq. 10
+            distance = ops.cast(window.positions, window.centre.dtype) - ops.expand_dims(window.centre, -1)
+            weights = weights * ops.cast(ops.exp(-ops.square(distance) / (2.0 * sigma**2)), weights.dtype)  # eq. 10
         window_values = _gather_positions(value, window.positions)
         context = ops.sum(ops.expand_dims(weights, -1) * ops.cast(window_values, weights.dtype), axis=2)
         if return_attention_scores:
@@ -150,7 +151,9 @@ class LocalAttention(LuongAttention):
 
     def _aligned_positions(self, query, key, value_mask):
         """``p_t``, ``(batch, Tq)``: ``t`` (local-m) or ``(S - 1) sigmoid(v_p^T tanh(W_p h_t))`` (local-p)."""
-        dtype = self.compute_dtype
+        # Positions in float32 at least, whatever the compute dtype: bfloat16 holds the integers exactly
+        # only up to 256, and its 8 bits would round p_t, and so pick the window, far from float32's.
+        dtype = "float64" if self.compute_dtype == "float64" else "float32"
         if self.mode == "monotonic":
             steps = ops.cast(ops.arange(ops.shape(query)[1]), dtype)
             return ops.zeros_like(query[..., 0], dtype=dtype) + steps
@@ -158,9 +161,9 @@ class LocalAttention(LuongAttention):
             length = ops.cast(ops.shape(key)[1], dtype)
         else:
             length = ops.sum(ops.cast(value_mask, dtype), axis=-1, keepdims=True)  # S of each sequence
-        hidden = ops.tanh(ops.matmul(query, ops.cast(self.w_position, query.dtype)))
+        hidden = _float64.tanh(ops.matmul(ops.cast(query, dtype), ops.cast(self.w_position, dtype)))
         # Luong et al. 2015, eq. 9: p_t = S sigmoid(v_p^T tanh(W_p h_t)), positions counted from 0.
-        return ops.maximum(length - 1.0, 0.0) * ops.sigmoid(ops.matmul(hidden, ops.cast(self.v_position, hidden.dtype)))
+        return ops.maximum(length - 1.0, 0.0) * ops.sigmoid(ops.matmul(hidden, ops.cast(self.v_position, dtype)))
 
     def _window(self, centre, num_keys, query_mask, value_mask):
         """Key positions ``(batch, Tq, 2D + 1)`` around ``round(p_t)``, and which of them may be attended."""
@@ -188,14 +191,16 @@ class LocalAttention(LuongAttention):
 def _gather_positions(sequence, positions):
     """``sequence[b, positions[b, t, j]]``: ``(batch, T, d)`` and ``(batch, Tq, W)`` -> ``(batch, Tq, W, d)``.
 
-    Positions outside ``[0, T)`` are clipped (their entries are masked by the caller). One flat gather, so
-    only the windows are materialised, never a ``(batch, Tq, T, d)`` tensor.
+    Positions outside ``[0, T)`` are clipped (their entries are masked by the caller). One gather along
+    the time axis, so only the windows are materialised, never a ``(batch, Tq, T, d)`` tensor. (Not a
+    ``take`` from the flattened batch: JAX's ``take`` returns the wrong shape from an empty batch.)
     """
-    batch_size, length = ops.shape(sequence)[0], ops.shape(sequence)[1]
-    positions = ops.clip(positions, 0, length - 1)
-    row_starts = ops.reshape(ops.arange(batch_size, dtype="int32") * length, (-1, 1, 1))
-    flat = ops.reshape(sequence, (-1, sequence.shape[-1]))
-    return ops.take(flat, positions + row_starts, axis=0)
+    batch_size, num_queries, width = ops.shape(positions)
+    positions = ops.clip(positions, 0, ops.shape(sequence)[1] - 1)
+    # The sizes, not -1: an empty batch leaves -1 undetermined.
+    flat_positions = ops.reshape(positions, (batch_size, num_queries * width, 1))
+    gathered = ops.take_along_axis(sequence, flat_positions, axis=1)  # (batch, Tq * W, d)
+    return ops.reshape(gathered, (batch_size, num_queries, width, sequence.shape[-1]))
 
 
 def _spread_over_keys(weights, positions, num_keys):

@@ -4,6 +4,7 @@ sentence embedding, and the penalty that keeps the hops apart."""
 import keras
 from keras import ops
 
+from attention_utils import _float64
 from attention_utils import _validation as check
 from attention_utils.alignment import masked_softmax
 
@@ -104,7 +105,7 @@ class StructuredSelfAttention(keras.layers.Layer):
     def call(self, inputs, mask=None, return_attention_scores=False):
         check.check_rank(inputs, "inputs", 3, "(batch_size, n, features)")
         check.check_built_features(self, inputs, "inputs", self.w_s1.shape[0])
-        hidden = ops.tanh(ops.matmul(inputs, self.w_s1))  # (W_s1 H^T)^T: (batch_size, n, units)
+        hidden = _float64.tanh(ops.matmul(inputs, self.w_s1))  # (W_s1 H^T)^T: (batch_size, n, units)
         scores = ops.swapaxes(ops.matmul(hidden, self.w_s2), -1, -2)  # W_s2 tanh(.): (batch_size, r, n)
         if mask is not None:
             mask = check.as_bool_mask(mask, "mask")
