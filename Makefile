@@ -117,7 +117,7 @@ $(JAX_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[jax]"
 	touch $(JAX_STAMP)
 
-# attention_utils on JAX (about 15 minutes): every unit test, the contract test and the cross-backend test
+# attention_utils on JAX (about 9 minutes): every unit test, the contract test and the cross-backend test
 # (every layer saved on TensorFlow and loaded on JAX and back, outputs equal to 1e-5), with float64 turned
 # on as TensorFlow has it; then notebooks 01-05 with their asserts, JAX's defaults, outputs not compared
 # (the committed ones are TensorFlow's). Not part of make test, for time: make test runs on TensorFlow.
