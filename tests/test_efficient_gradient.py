@@ -19,7 +19,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-from helpers import compiled, numpy_of, tensorflow_only
+from helpers import compiled, numpy_of, tensorflow_only, weight_gradients
 from keras import ops
 
 from attention_utils import attend, autodiff, causal_mask, scores
@@ -260,12 +260,9 @@ def test_gradients_reach_a_variable_passed_as_query(inputs):
     # A Keras variable, as a layer would pass its weights: read inside the function that is differentiated
     # (a JAX variable is a value in a StatelessScope while JAX differentiates).
     query = keras.Variable(inputs[0])
-
-    def loss(query_value):
-        with keras.StatelessScope(state_mapping=[(query, query_value)]):
-            return ops.sum(blockwise_attend(query, inputs[2], inputs[1], block_size=4) * inputs[3])
-
-    (actual,) = autodiff.gradients(loss, query.value)
+    (actual,) = weight_gradients(
+        lambda: ops.sum(blockwise_attend(query, inputs[2], inputs[1], block_size=4) * inputs[3]), [query]
+    )
     expected = gradients(reference(), *inputs)[0]
     np.testing.assert_allclose(numpy_of(actual), expected, rtol=RTOL, atol=RTOL)
 
