@@ -19,7 +19,8 @@ def as_float_tensor(x, name):
 
     NumPy arrays (``bfloat16`` ones too), Python lists, backend tensors, variables and KerasTensors are
     accepted. Integer and boolean inputs are cast to Keras's float type; floating inputs keep their
-    precision. A variable is read into a tensor (gradients still reach it).
+    precision, but for float64 where the backend has none (JAX without ``JAX_ENABLE_X64``): float32. A
+    variable is read into a tensor (gradients still reach it).
     """
     x = _read_variable(x)
     if isinstance(x, keras.KerasTensor) or ops.is_tensor(x):
@@ -44,6 +45,8 @@ def as_float_tensor(x, name):
         dtype = x.dtype.name
     if "float" not in dtype:
         dtype = keras.backend.floatx()
+    elif dtype == "float64" and not float64_available():
+        dtype = "float32"  # what JAX would make of it anyway, without its warning at every call
     return ops.convert_to_tensor(x, dtype=dtype)
 
 
@@ -88,6 +91,27 @@ def _read_variable(x):
         if isinstance(x, tf.Variable):
             return tf.convert_to_tensor(x)
     return x
+
+
+def float64_available():
+    """Whether the backend computes float64 in float64. JAX does only with ``JAX_ENABLE_X64=1``; otherwise
+    it makes float64 arrays float32 (with a warning). Read from JAX's configuration, not by making a
+    float64 tensor, which would give that warning."""
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return bool(jax.config.jax_enable_x64)
+
+
+def check_backend(what, backends=("tensorflow",)):
+    """Raises ``RuntimeError`` unless Keras runs on one of ``backends``, naming ``KERAS_BACKEND``: for a
+    feature that needs them. ``what`` says what the feature does with them, as the message's start."""
+    backend = keras.backend.backend()
+    if backend not in backends:
+        needs = " or ".join(f"KERAS_BACKEND={name}" for name in backends)
+        raise RuntimeError(f"{what}; it needs {needs}. Received: backend={backend!r}")
+    return backend
 
 
 def common_float_dtype(*dtypes):

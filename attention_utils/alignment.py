@@ -72,9 +72,8 @@ def _divided_by_temperature(shifted, temperature):
     (``1e-8`` in float16 rounds to 0, and 0 / 0 = NaN) is applied in a wider float instead.
     """
     dtype = keras.backend.standardize_dtype(shifted.dtype)
-    # JAX without JAX_ENABLE_X64 silently makes float64 tensors float32: float64 is no way out there.
-    has_float64 = keras.backend.standardize_dtype(ops.convert_to_tensor(0.0, "float64").dtype) == "float64"
-    candidates = (dtype, "float32", "float64") if has_float64 else (dtype, "float32")
+    # JAX without JAX_ENABLE_X64 makes float64 tensors float32: float64 is no way out there.
+    candidates = (dtype, "float32", "float64") if check.float64_available() else (dtype, "float32")
     for compute_dtype in candidates:
         if check.smallest_normal_float(compute_dtype) <= temperature <= check.largest_float(compute_dtype):
             break

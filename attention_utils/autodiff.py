@@ -32,7 +32,6 @@ The two backends differentiate differently, and a function written for both keep
   cast, ``argmax``'s output).
 """
 
-import keras
 from keras import ops
 
 from attention_utils import _validation as check
@@ -117,13 +116,7 @@ def jacobian(function, x):
 
 
 def _backend(name):
-    backend = keras.backend.backend()
-    if backend not in _SUPPORTED:
-        raise RuntimeError(
-            f"{name} differentiates with TensorFlow or JAX; it needs KERAS_BACKEND=tensorflow or "
-            f"KERAS_BACKEND=jax. Received: backend={backend!r}"
-        )
-    return backend
+    return check.check_backend(f"{name} differentiates with TensorFlow or JAX", _SUPPORTED)
 
 
 def _check_callable(function):

@@ -236,9 +236,5 @@ def traced(model):
             "Invalid value for argument model. Expected a language model with an empty_cache(batch_size) "
             f"method and a cache argument. Received: model of type {type(model).__name__}"
         )
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "traced builds TensorFlow functions; it needs KERAS_BACKEND=tensorflow. "
-            f"Received: backend={keras.backend.backend()!r}"
-        )
+    check.check_backend("traced builds TensorFlow functions")
     return TracedLanguageModel(model)

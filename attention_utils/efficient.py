@@ -84,7 +84,8 @@ def blockwise_attend(
     the query blocks and ``ops.fori_loop`` over the key blocks, one after the other. The function runs
     eagerly, or inside ``tf.function``, where the graph runs faster (notebook 12); pass
     ``autograph=False`` there, since the loops need no conversion and AutoGraph's costs seconds. On JAX
-    it runs eagerly or inside ``jax.jit``; eagerly, JAX compiles each loop at every call.
+    it runs eagerly (the loops operation by operation, as on TensorFlow) or inside ``jax.jit``; an eager
+    gradient compiles its backward loops at every call, so compile a training step.
 
     Args:
         query: ``(..., Tq, d)``.

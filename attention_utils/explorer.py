@@ -22,7 +22,6 @@ import io
 import math
 import numbers
 
-import keras
 import matplotlib
 import numpy as np
 from keras import ops
@@ -194,7 +193,8 @@ def explore_scores(
     _check_label(query_label, "query_label")
     _check_label(key_label, "key_label")
 
-    scores_to_weigh = grid.astype(_widest_float())
+    # float64 where the backend computes in it (not JAX without JAX_ENABLE_X64, which would warn).
+    scores_to_weigh = grid.astype("float64" if check.float64_available() else "float32")
 
     def weights_of(temperature, masked):
         weights = masked_softmax(scores_to_weigh, mask if masked else None, temperature=temperature)
@@ -550,16 +550,6 @@ class _Drawing:
         buffer = io.BytesIO()
         self._figure.savefig(buffer, format="png", metadata={"Software": None})  # no version: same bytes
         return buffer.getvalue()
-
-
-def _widest_float():
-    """float64 where the backend computes in it: JAX does only with ``JAX_ENABLE_X64=1``, and otherwise
-    truncates float64 to float32 with a warning, which the explorer's scores need not give."""
-    if keras.backend.backend() != "jax":
-        return "float64"
-    import jax
-
-    return "float64" if jax.config.jax_enable_x64 else "float32"
 
 
 # ---- argument checks: all run before any widget exists ----

@@ -61,11 +61,7 @@ def grad_cam(model, images, feature_layer, class_index=None):
             f"Received: images.shape={shape}"
         )
     classes = _check_class_index(class_index, tuple(model.outputs[0].shape)[-1], shape[0])
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "grad_cam takes the gradient with respect to a layer's output with tf.GradientTape; it needs "
-            f"KERAS_BACKEND=tensorflow. Received: backend={keras.backend.backend()!r}"
-        )
+    check.check_backend("grad_cam takes the gradient with respect to a layer's output with tf.GradientTape")
     import tensorflow as tf
 
     features_and_scores = keras.Model(model.inputs, [layer.output, model.outputs[0]])

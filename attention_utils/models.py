@@ -314,11 +314,7 @@ def count_multiply_adds(model):
     Returns:
         The number of multiply-adds, an ``int``.
     """
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "count_multiply_adds reads TensorFlow's graph; it needs KERAS_BACKEND=tensorflow. "
-            f"Received: backend={keras.backend.backend()!r}"
-        )
+    check.check_backend("count_multiply_adds reads TensorFlow's graph")
     import tensorflow as tf
 
     specs = [tf.TensorSpec((1, *tensor.shape[1:]), tensor.dtype) for tensor in model.inputs]
