@@ -34,10 +34,12 @@ to the query, key and value, ``upstream`` a fixed random tensor, as one training
 loss is squared so that the gradient reaching the context, ``sum(context * upstream) * upstream``,
 depends on every position's output, as it does in a network, where the layers above send gradients
 back only after the whole forward pass. With the plain sum it would be ``upstream`` itself, known in
-advance: TensorFlow could then start the backward pass of one query block before the forward pass of
-the next, and the peak memory of a tiled loop under autodiff depended on the threads' schedule (at
-``T = 4096`` on one CPU, from 78 to 160 MiB over five processes, where the squared loss gives 159 to 166
-over six).
+advance: in a graph, TensorFlow could then start the backward pass of one query block before the
+forward pass of the next, and the peak memory of a tiled loop under autodiff depended on the threads'
+schedule (``"blockwise-autodiff"``, ``mode="graph"``, 2 heads, ``T = 4096``, one CPU: from 78 to 160 MiB
+over five processes, where the squared loss gives 159 to 166 over six). Measurements made with the plain
+sum, before 2026-11-29, are not comparable: naive training then kept three ``T x T`` matrices under
+``tf.function`` on two cores, where it keeps four.
 
 How
 ---
