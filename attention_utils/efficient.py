@@ -101,8 +101,9 @@ def blockwise_attend(
             above the diagonal are skipped rather than computed and masked. Keyword only.
         block_size: keys per block (the last block may be shorter). Keyword only. The fastest size
             depends on how the call runs: measured on 2 AVX-512 cores (``make bench``), the default 512
-            suits ``tf.function``, while under XLA (``jit_compile=True``) 128 ran training about 1.7
-            times as fast (47-51% of the matrix-product rate from 2048 positions, against 28-39%).
+            suits ``tf.function``, while under XLA (``jit_compile=True``) 128 ran training 1.3 to 2
+            times as fast as 512 (44-54% of the matrix-product rate from 2048 to 8192 positions, against
+            26-45%).
         query_block_size: queries per block. Keyword only.
 
     Returns:
